@@ -1,0 +1,95 @@
+"""Settings from the environment (a `.env` file in the working directory is read too)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import msgspec
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class SmtpTarget(msgspec.Struct, frozen=True, kw_only=True):
+    """Where mail goes: parsed from ``SMTP_URL`` (``smtp://``, ``smtps://``, ``smtp+starttls://``)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    use_tls: bool = False
+    start_tls: bool = False
+    timeout: float = 10.0
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url)
+        schemes = {"smtp": (False, False), "smtps": (True, False), "smtp+starttls": (False, True)}
+        if parts.scheme not in schemes:
+            raise ValueError(
+                f"SMTP_URL scheme must be one of {', '.join(schemes)}; got {parts.scheme!r}"
+            )
+        use_tls, start_tls = schemes[parts.scheme]
+        query = parse_qs(parts.query)
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or (465 if use_tls else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=use_tls,
+            start_tls=start_tls,
+            timeout=float(query.get("timeout", ["10"])[0]),
+        )
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything configurable. ``None`` URLs mean "embed it" for ``verdicts dev``."""
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    secret_key: str = DEV_SECRET
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = PROJECT_ROOT / ".verdicts"
+    mail_from: str = "Weekly AI Tool Verdicts <digest@verdicts.localhost>"
+    digest_cron: str = "0 8 * * 1"
+    db_pool_size: int = 10
+
+    @property
+    def smtp(self) -> SmtpTarget:
+        return SmtpTarget.parse(self.smtp_url or "smtp://127.0.0.1:1025")
+
+    def with_(self, **changes: object) -> Settings:
+        return msgspec.structs.replace(self, **changes)
+
+
+_ENV = {
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "smtp_url": "SMTP_URL",
+    "secret_key": "SECRET_KEY",
+    "public_url": "PUBLIC_URL",
+    "host": "HOST",
+    "port": "PORT",
+    "data_dir": "VERDICTS_DATA_DIR",
+    "mail_from": "MAIL_FROM",
+    "digest_cron": "DIGEST_CRON",
+    "db_pool_size": "DB_POOL_SIZE",
+}
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment plus ``.env``)."""
+    if env is None:
+        load_dotenv(Path.cwd() / ".env", override=False)
+        env = dict(os.environ)
+    raw = {field: env[var] for field, var in _ENV.items() if env.get(var)}
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None

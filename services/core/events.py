@@ -1,0 +1,233 @@
+"""The event catalog: every fact the system records, as versioned msgspec Structs.
+
+An event's payload never holds personal data (email addresses live in the
+`subscriber_emails` table, keyed by subscriber id), so the log stays complete and
+replayable after an erasure.
+
+Shapes change over time: each type has a current ``version``; older payloads are
+brought forward by a chain of pure upcasters (``v1 -> v2 -> ...``) before decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import msgspec
+
+Verdict = Literal["ship", "skip"]
+Reviewer = Literal["builder", "skeptic", "founder", "futurist"]
+UnsubscribeReason = Literal["link", "one-click", "bounce", "complaint", "operator"]
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    """Base of every event; ``version`` is the payload's current schema version."""
+
+    version: ClassVar[int] = 1
+
+
+# --- catalog ---------------------------------------------------------------------------
+
+
+class ToolListed(Event, frozen=True, kw_only=True):
+    slug: str
+    name: str
+    vendor: str
+    category: str
+    tagline: str
+    description: str
+    pricing_entry: str
+
+
+class ToolRevised(ToolListed, frozen=True, kw_only=True):
+    """The tool's whole new description (not a patch), so replay needs no merge rules."""
+
+
+class Side(msgspec.Struct, frozen=True, kw_only=True):
+    tool: str
+    pricing_read: str
+    best_for: str
+
+
+class Review(msgspec.Struct, frozen=True, kw_only=True):
+    tool: str
+    reviewer: Reviewer
+    score: int
+    verdict: Verdict
+    text: str
+
+
+class ComparisonPublished(Event, frozen=True, kw_only=True):
+    slug: str
+    title: str
+    published_at: datetime
+    tools: tuple[str, str]
+    sides: tuple[Side, ...]
+    reviews: tuple[Review, ...]
+
+
+class ComparisonRevised(ComparisonPublished, frozen=True, kw_only=True):
+    """The comparison's whole new content; ``published_at`` may be corrected too."""
+
+
+class ComparisonWithdrawn(Event, frozen=True, kw_only=True):
+    slug: str
+    reason: str = ""
+
+
+# --- readers ---------------------------------------------------------------------------
+
+
+class VoteCast(Event, frozen=True, kw_only=True):
+    comparison: str
+    tool: str
+    verdict: Verdict
+
+
+class VoteWithdrawn(Event, frozen=True, kw_only=True):
+    comparison: str
+    tool: str
+
+
+class BookmarkAdded(Event, frozen=True, kw_only=True):
+    tool: str
+
+
+class BookmarkRemoved(Event, frozen=True, kw_only=True):
+    tool: str
+
+
+# --- subscribers -----------------------------------------------------------------------
+
+
+class SubscriptionRequested(Event, frozen=True, kw_only=True):
+    """A reader asked for the digest; the address is in ``subscriber_emails``."""
+
+
+class SubscriptionConfirmed(Event, frozen=True, kw_only=True):
+    pass
+
+
+class Unsubscribed(Event, frozen=True, kw_only=True):
+    reason: UnsubscribeReason
+
+
+class DigestDelivered(Event, frozen=True, kw_only=True):
+    week: str
+    message_id: str
+
+
+class DigestBounced(Event, frozen=True, kw_only=True):
+    week: str
+    code: int
+    permanent: bool
+
+
+class SubscriberErased(Event, frozen=True, kw_only=True):
+    pass
+
+
+# --- digests ---------------------------------------------------------------------------
+
+
+class IssuedTally(msgspec.Struct, frozen=True, kw_only=True):
+    comparison: str
+    tool: str
+    ship: int
+    skip: int
+
+
+class DigestIssued(Event, frozen=True, kw_only=True):
+    week: str
+    comparisons: tuple[str, ...]
+    tallies: tuple[IssuedTally, ...]
+
+
+class DigestCompleted(Event, frozen=True, kw_only=True):
+    week: str
+    sent: int
+    bounced: int
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class UnknownEventType(Exception):
+    """A stored event's type has no class in the registry."""
+
+    def __init__(self, type_name: str, known: list[str]) -> None:
+        super().__init__(f"unknown event type {type_name!r}; known: {', '.join(sorted(known))}")
+        self.type_name = type_name
+
+
+class EventCodec:
+    """Encodes events to JSON and decodes stored rows, upcasting old shapes first.
+
+    Upcasters are registered per (type, from_version) and applied in order until the
+    payload reaches the class's current ``version``.
+    """
+
+    def __init__(self, types: list[type[Event]]) -> None:
+        self._types: dict[str, type[Event]] = {t.__name__: t for t in types}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._decoders = {name: msgspec.json.Decoder(t) for name, t in self._types.items()}
+        self._encoder = msgspec.json.Encoder()
+
+    def register_upcaster(self, type_name: str, from_version: int, upcast: Upcaster) -> None:
+        """Register the pure function that turns a ``from_version`` payload into the next."""
+        self._upcasters[(type_name, from_version)] = upcast
+
+    def type_of(self, name: str) -> type[Event]:
+        try:
+            return self._types[name]
+        except KeyError:
+            raise UnknownEventType(name, list(self._types)) from None
+
+    def encode(self, event: Event) -> str:
+        return self._encoder.encode(event).decode()
+
+    def decode(self, type_name: str, schema_version: int, data: str | bytes) -> Event:
+        """Decode a stored payload of ``schema_version`` into the current class."""
+        cls = self.type_of(type_name)
+        if schema_version == cls.version:
+            return self._decoders[type_name].decode(data)
+        payload: dict[str, Any] = msgspec.json.decode(data)
+        for v in range(schema_version, cls.version):
+            try:
+                payload = self._upcasters[(type_name, v)](payload)
+            except KeyError:
+                raise ValueError(f"no upcaster for {type_name} v{v} -> v{v + 1}") from None
+        return msgspec.convert(payload, cls)
+
+    @property
+    def types(self) -> Mapping[str, type[Event]]:
+        return self._types
+
+
+ALL_EVENTS: list[type[Event]] = [
+    ToolListed,
+    ToolRevised,
+    ComparisonPublished,
+    ComparisonRevised,
+    ComparisonWithdrawn,
+    VoteCast,
+    VoteWithdrawn,
+    BookmarkAdded,
+    BookmarkRemoved,
+    SubscriptionRequested,
+    SubscriptionConfirmed,
+    Unsubscribed,
+    DigestDelivered,
+    DigestBounced,
+    SubscriberErased,
+    DigestIssued,
+    DigestCompleted,
+]
+
+CODEC = EventCodec(ALL_EVENTS)
+
+
+def type_name(event: Event) -> str:
+    """The name an event is stored under (its class name)."""
+    return type(event).__name__

@@ -1,0 +1,163 @@
+"""Community read model: each reader's standing votes and bookmarks, and the counts
+built from them (ship/skip per comparison and tool, bookmarks per tool), per day.
+
+Counts are written as delta rows (INSERT only) so that concurrent votes on one viral
+comparison never wait for each other's row lock; ``counters.compact`` folds them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from ..events import BookmarkAdded, BookmarkRemoved, VoteCast, VoteWithdrawn
+from ..store import Connection, Recorded
+from .base import Tables
+
+VoteKey = tuple[str, str, str]  # reader id, comparison, tool
+BookmarkKey = tuple[str, str]  # reader id, tool
+CountKey = tuple[str, str, date]  # metric, subject, day
+
+
+def tally_subject(comparison: str, tool: str) -> str:
+    """The counter subject under which a comparison's tool is tallied."""
+    return f"{comparison}/{tool}"
+
+
+def reader_of(stream_id: str) -> str:
+    return stream_id.removeprefix("reader-")
+
+
+@dataclass(slots=True)
+class CommunityState:
+    votes: dict[VoteKey, tuple[str, datetime]] = field(default_factory=dict)
+    bookmarks: dict[BookmarkKey, datetime] = field(default_factory=dict)
+    deltas: defaultdict[CountKey, int] = field(default_factory=lambda: defaultdict(int))
+    dirty_votes: set[VoteKey] = field(default_factory=set)
+    dirty_bookmarks: set[BookmarkKey] = field(default_factory=set)
+
+
+class CommunityProjection:
+    """Maintains ``reader_votes``, ``reader_bookmarks`` and the community counters."""
+
+    name = "community"
+    tables = ("reader_votes", "reader_bookmarks", "counters", "counter_deltas")
+    handles = frozenset({"VoteCast", "VoteWithdrawn", "BookmarkAdded", "BookmarkRemoved"})
+
+    def empty(self) -> CommunityState:
+        return CommunityState()
+
+    async def load(
+        self, conn: Connection, t: Tables, events: Sequence[Recorded]
+    ) -> CommunityState:
+        readers = sorted({reader_of(e.stream_id) for e in events})
+        state = CommunityState()
+        for r in await conn.fetch(
+            f"select reader_id::text, comparison, tool, verdict, cast_at "
+            f"from {t('reader_votes')} where reader_id = any($1::uuid[])",
+            readers,
+        ):
+            state.votes[(r[0], r[1], r[2])] = (r[3], r[4])
+        for r in await conn.fetch(
+            f"select reader_id::text, tool, added_at from {t('reader_bookmarks')} "
+            "where reader_id = any($1::uuid[])",
+            readers,
+        ):
+            state.bookmarks[(r[0], r[1])] = r[2]
+        return state
+
+    def apply(self, state: CommunityState, rec: Recorded) -> None:
+        ev = rec.event
+        reader = reader_of(rec.stream_id)
+        day = rec.recorded_at.date()
+        if isinstance(ev, VoteCast | VoteWithdrawn):
+            key = (reader, ev.comparison, ev.tool)
+            subject = tally_subject(ev.comparison, ev.tool)
+            prior = state.votes.get(key)
+            verdict = ev.verdict if isinstance(ev, VoteCast) else None
+            if prior is not None and prior[0] == verdict:
+                return
+            if prior is not None:
+                state.deltas[(prior[0], subject, day)] -= 1
+                del state.votes[key]
+            if verdict is not None:
+                state.deltas[(verdict, subject, day)] += 1
+                state.votes[key] = (verdict, rec.recorded_at)
+            state.dirty_votes.add(key)
+        elif isinstance(ev, BookmarkAdded):
+            bkey = (reader, ev.tool)
+            if bkey not in state.bookmarks:
+                state.bookmarks[bkey] = rec.recorded_at
+                state.deltas[("bookmarks", ev.tool, day)] += 1
+                state.dirty_bookmarks.add(bkey)
+        elif isinstance(ev, BookmarkRemoved):
+            bkey = (reader, ev.tool)
+            if bkey in state.bookmarks:
+                del state.bookmarks[bkey]
+                state.deltas[("bookmarks", ev.tool, day)] -= 1
+                state.dirty_bookmarks.add(bkey)
+
+    async def flush(self, conn: Connection, t: Tables, state: CommunityState) -> None:
+        upserts = [(*k, *state.votes[k]) for k in state.dirty_votes if k in state.votes]
+        deletes = [k for k in state.dirty_votes if k not in state.votes]
+        if upserts:
+            await conn.executemany(
+                f"insert into {t('reader_votes')} (reader_id, comparison, tool, verdict, cast_at)"
+                " values ($1, $2, $3, $4, $5) on conflict (reader_id, comparison, tool)"
+                " do update set verdict = excluded.verdict, cast_at = excluded.cast_at",
+                upserts,
+            )
+        if deletes:
+            await conn.executemany(
+                f"delete from {t('reader_votes')}"
+                " where reader_id = $1 and comparison = $2 and tool = $3",
+                deletes,
+            )
+        added = [(*k, state.bookmarks[k]) for k in state.dirty_bookmarks if k in state.bookmarks]
+        removed = [k for k in state.dirty_bookmarks if k not in state.bookmarks]
+        if added:
+            await conn.executemany(
+                f"insert into {t('reader_bookmarks')} (reader_id, tool, added_at)"
+                " values ($1, $2, $3) on conflict do nothing",
+                added,
+            )
+        if removed:
+            await conn.executemany(
+                f"delete from {t('reader_bookmarks')} where reader_id = $1 and tool = $2",
+                removed,
+            )
+        deltas = [(m, s, d, n) for (m, s, d), n in state.deltas.items() if n]
+        if deltas:
+            await conn.execute(
+                f"insert into {t('counter_deltas')} (metric, subject, day, delta)"
+                " select * from unnest($1::text[], $2::text[], $3::date[], $4::int[])",
+                *map(list, zip(*deltas, strict=True)),
+            )
+        state.dirty_votes.clear()
+        state.dirty_bookmarks.clear()
+        state.deltas.clear()
+
+    async def dump(self, conn: Connection, t: Tables, state: CommunityState) -> None:
+        await conn.copy_records_to_table(
+            t.raw("reader_votes"),
+            records=((k[0], k[1], k[2], v[0], v[1]) for k, v in state.votes.items()),
+            columns=["reader_id", "comparison", "tool", "verdict", "cast_at"],
+        )
+        await conn.copy_records_to_table(
+            t.raw("reader_bookmarks"),
+            records=((k[0], k[1], at) for k, at in state.bookmarks.items()),
+            columns=["reader_id", "tool", "added_at"],
+        )
+        await conn.copy_records_to_table(
+            t.raw("counters"),
+            records=((m, s, d, n) for (m, s, d), n in state.deltas.items() if n),
+            columns=["metric", "subject", "day", "value"],
+        )
+        state.dirty_votes.clear()
+        state.dirty_bookmarks.clear()
+        state.deltas.clear()
+
+
+COMMUNITY = CommunityProjection()

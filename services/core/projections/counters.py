@@ -1,0 +1,73 @@
+"""Reading and compacting the day-bucketed counters.
+
+A count is ``sum(counters.value) + sum(counter_deltas.delta)``, read in one statement
+so it is consistent with any concurrent compaction (which moves rows from one table
+to the other in one transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from ..store import Connection
+
+_COMPACT_LOCK = 0x636F6D70  # "comp": one compactor at a time; others skip the round
+
+
+async def totals(
+    conn: Connection, metrics: Sequence[str], subjects: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    """Current totals per (metric, subject); absent pairs are zero."""
+    rows = await conn.fetch(
+        "select metric, subject, sum(v)::bigint from ("
+        " select metric, subject, value as v from counters"
+        "  where metric = any($1) and subject = any($2)"
+        " union all"
+        " select metric, subject, delta from counter_deltas"
+        "  where metric = any($1) and subject = any($2)"
+        ") c group by metric, subject",
+        list(metrics),
+        list(subjects),
+    )
+    return {(r[0], r[1]): r[2] for r in rows}
+
+
+async def daily(
+    conn: Connection, metrics: Sequence[str], subjects: Sequence[str]
+) -> list[tuple[str, str, date, int]]:
+    """Per-day net changes per (metric, subject), in day order."""
+    rows = await conn.fetch(
+        "select metric, subject, day, sum(v)::bigint from ("
+        " select metric, subject, day, value as v from counters"
+        "  where metric = any($1) and subject = any($2)"
+        " union all"
+        " select metric, subject, day, delta from counter_deltas"
+        "  where metric = any($1) and subject = any($2)"
+        ") c group by metric, subject, day order by day",
+        list(metrics),
+        list(subjects),
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def compact(conn: Connection, *, limit: int = 50_000) -> int:
+    """Fold up to ``limit`` delta rows into ``counters``; returns how many were folded."""
+    async with conn.transaction():
+        if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", _COMPACT_LOCK):
+            return 0
+        folded: int = await conn.fetchval(
+            "with moved as ("
+            " delete from counter_deltas where id in"
+            "  (select id from counter_deltas order by id limit $1)"
+            " returning metric, subject, day, delta),"
+            " summed as (select metric, subject, day, sum(delta) as n, count(*) as rows"
+            "  from moved group by 1, 2, 3),"
+            " merged as (insert into counters (metric, subject, day, value)"
+            "  select metric, subject, day, n from summed"
+            "  on conflict (metric, subject, day) do update"
+            "  set value = counters.value + excluded.value)"
+            " select coalesce(sum(rows), 0)::int from summed",
+            limit,
+        )
+        return folded

@@ -1,0 +1,218 @@
+"""The event store on PostgreSQL: appends with optimistic concurrency and idempotency,
+stream reads, and a gap-safe tailing read of the whole log.
+
+Appends run on a connection the caller holds inside a transaction, so inline
+projections commit atomically with the events they follow.
+
+Tailing is gap-safe without a table lock: a reader only returns rows whose writing
+transaction is older than every transaction still running
+(``tx_id < pg_snapshot_xmin(pg_current_snapshot())``) and pages by a
+``(tx_id, position)`` cursor. A transaction that took a lower position but commits
+later is therefore never skipped. Its weak spot, a transaction left open holding
+readers back, is bounded by ``idle_in_transaction_session_timeout`` (see db.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+import msgspec
+
+from .errors import StreamVersionConflict
+from .events import CODEC, Event, EventCodec, type_name
+
+if TYPE_CHECKING:
+    Connection: TypeAlias = (
+        asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+    )
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+else:  # asyncpg's classes are generic only in its stubs
+    Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+    Pool = asyncpg.Pool
+
+
+class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What an event's metadata records about the request that caused it."""
+
+    request_id: str | None = None
+    idempotency_key: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A point in the log, in commit-safe order: ``(tx_id, position)``."""
+
+    tx_id: int = 0
+    position: int = 0
+
+    def __lt__(self, other: Cursor) -> bool:
+        return (self.tx_id, self.position) < (other.tx_id, other.position)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An event as stored, with its place in the log."""
+
+    position: int
+    tx_id: int
+    stream_id: str
+    stream_version: int
+    type: str
+    event: Event
+    recorded_at: datetime
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(self.tx_id, self.position)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append wrote, or, for a replayed idempotency key, what the first one did."""
+
+    recorded: tuple[Recorded, ...]
+    replayed: bool = False
+
+
+_metadata_encoder = msgspec.json.Encoder()
+
+_COLUMNS = (
+    "position, tx_id::text, stream_id, stream_version, type, schema_version, "
+    "data::text, recorded_at"
+)
+
+
+class EventStore:
+    """Appends to and reads from the ``events`` table."""
+
+    def __init__(self, *, codec: EventCodec = CODEC) -> None:
+        self.codec = codec
+
+    def _decode(self, row: Sequence[Any]) -> Recorded:
+        return Recorded(
+            position=row[0],
+            tx_id=int(row[1]),
+            stream_id=row[2],
+            stream_version=row[3],
+            type=row[4],
+            event=self.codec.decode(row[4], row[5], row[6]),
+            recorded_at=row[7],
+        )
+
+    async def stream_version(self, conn: Connection, stream_id: str) -> int:
+        """The stream's current version: 0 for a stream with no events."""
+        version: int = await conn.fetchval(
+            "select coalesce(max(stream_version), 0) from events where stream_id = $1",
+            stream_id,
+        )
+        return version
+
+    async def append(
+        self,
+        conn: Connection,
+        stream_id: str,
+        events: Sequence[Event],
+        *,
+        expected_version: int,
+        idempotency_key: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> AppendResult:
+        """Append ``events`` to ``stream_id`` if it is still at ``expected_version``.
+
+        Must run inside the caller's transaction. Raises ``StreamVersionConflict`` when
+        another writer got there first (nothing is written). With an
+        ``idempotency_key`` already used on this stream, appends nothing and returns
+        the events the first request wrote, marked ``replayed``.
+        """
+        if idempotency_key is not None:
+            key = f"{stream_id}:{idempotency_key}"
+            earlier = await conn.fetchrow(
+                "select first_position, last_position from idempotency_keys where key = $1",
+                key,
+            )
+            if earlier is not None:
+                rows = await conn.fetch(
+                    f"select {_COLUMNS} from events where position between $1 and $2 "
+                    "and stream_id = $3 order by position",
+                    earlier[0],
+                    earlier[1],
+                    stream_id,
+                )
+                return AppendResult(tuple(self._decode(r) for r in rows), replayed=True)
+        meta = _metadata_encoder.encode(
+            metadata or Metadata(idempotency_key=idempotency_key)
+        ).decode()
+        rows = await conn.fetch(
+            "insert into events (stream_id, stream_version, type, schema_version, data, metadata)"
+            " select $1, $2 + n, t, v, d::jsonb, $6::jsonb"
+            " from unnest($3::text[], $4::smallint[], $5::text[]) with ordinality as e(t, v, d, n)"
+            " on conflict (stream_id, stream_version) do nothing"
+            f" returning {_COLUMNS}",
+            stream_id,
+            expected_version,
+            [type_name(e) for e in events],
+            [type(e).version for e in events],
+            [self.codec.encode(e) for e in events],
+            meta,
+        )
+        if len(rows) != len(events):
+            # A missing row is a version conflict for this caller alone; the
+            # transaction is rolled back by the caller's context manager.
+            raise StreamVersionConflict(stream_id, expected_version)
+        recorded = tuple(self._decode(r) for r in rows)
+        if idempotency_key is not None:
+            inserted = await conn.fetchval(
+                "insert into idempotency_keys (key, stream_id, first_position, last_position)"
+                " values ($1, $2, $3, $4) on conflict (key) do nothing returning 1",
+                f"{stream_id}:{idempotency_key}",
+                stream_id,
+                recorded[0].position,
+                recorded[-1].position,
+            )
+            if inserted is None:
+                # A concurrent request with the same key committed first.
+                raise StreamVersionConflict(stream_id, expected_version)
+        return AppendResult(recorded)
+
+    async def read_stream(self, conn: Connection, stream_id: str) -> list[Recorded]:
+        """Every event of one stream, in stream order."""
+        rows = await conn.fetch(
+            f"select {_COLUMNS} from events where stream_id = $1 order by stream_version",
+            stream_id,
+        )
+        return [self._decode(r) for r in rows]
+
+    async def read_after(
+        self, conn: Connection, cursor: Cursor, *, limit: int = 1000, settled_only: bool = True
+    ) -> list[Recorded]:
+        """Up to ``limit`` events after ``cursor`` in commit-safe order.
+
+        With ``settled_only`` (the default) only events of transactions older than
+        every running one are returned, so no late commit is ever skipped. Pass
+        ``False`` only while holding a lock that excludes all writers.
+        """
+        settled = "and tx_id < pg_snapshot_xmin(pg_current_snapshot())" if settled_only else ""
+        rows = await conn.fetch(
+            f"select {_COLUMNS} from events where (tx_id, position) > ($1::text::xid8, $2) "
+            f"{settled} order by tx_id, position limit $3",
+            str(cursor.tx_id),
+            cursor.position,
+            limit,
+        )
+        return [self._decode(r) for r in rows]
+
+    async def tail(
+        self, conn: Connection, cursor: Cursor, *, page: int = 5000
+    ) -> AsyncIterator[list[Recorded]]:
+        """Pages of settled events after ``cursor`` until the log is drained for now."""
+        while True:
+            batch = await self.read_after(conn, cursor, limit=page)
+            if not batch:
+                return
+            yield batch
+            cursor = batch[-1].cursor

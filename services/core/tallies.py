@@ -1,0 +1,110 @@
+"""Community tallies: read from the counters projection, or recomputed from the log.
+
+``recompute`` is deliberately independent of the projection code: plain SQL over the
+events finds each reader's last vote event per (comparison, tool). ``verify`` compares
+the two; tallies "as of" a past time use the same SQL with a time bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import msgspec
+
+from .projections.community import tally_subject
+from .projections.counters import totals
+from .store import Connection
+
+
+class Tally(msgspec.Struct, frozen=True, kw_only=True):
+    """Standing community votes on one tool of one comparison."""
+
+    ship: int = 0
+    skip: int = 0
+    ship_pct: int | None = None
+
+    @classmethod
+    def of(cls, ship: int, skip: int) -> Tally:
+        total = ship + skip
+        return cls(ship=ship, skip=skip, ship_pct=round(100 * ship / total) if total else None)
+
+    @property
+    def total(self) -> int:
+        return self.ship + self.skip
+
+
+TallyKey = tuple[str, str]  # comparison, tool
+
+
+async def current(conn: Connection, pairs: Sequence[TallyKey]) -> dict[TallyKey, Tally]:
+    """Tallies of the given (comparison, tool) pairs from the counters projection."""
+    subjects = {tally_subject(c, t): (c, t) for c, t in pairs}
+    counts = await totals(conn, ("ship", "skip"), list(subjects))
+    return {
+        key: Tally.of(counts.get(("ship", s), 0), counts.get(("skip", s), 0))
+        for s, key in subjects.items()
+    }
+
+
+_RECOMPUTE = """
+with last_vote as (
+    select distinct on (stream_id, data ->> 'comparison', data ->> 'tool')
+           data ->> 'comparison' as comparison, data ->> 'tool' as tool,
+           type, data ->> 'verdict' as verdict
+      from events
+     where type in ('VoteCast', 'VoteWithdrawn')
+       and ($1::text is null or data ->> 'comparison' = $1)
+       and ($2::timestamptz is null or recorded_at <= $2)
+     order by stream_id, data ->> 'comparison', data ->> 'tool', position desc
+)
+select comparison, tool,
+       count(*) filter (where type = 'VoteCast' and verdict = 'ship')::int,
+       count(*) filter (where type = 'VoteCast' and verdict = 'skip')::int
+  from last_vote group by comparison, tool
+"""
+
+
+async def recompute(
+    conn: Connection, *, comparison: str | None = None, as_of: datetime | None = None
+) -> dict[TallyKey, Tally]:
+    """Tallies straight from the log (optionally one comparison, optionally as of a time)."""
+    rows = await conn.fetch(_RECOMPUTE, comparison, as_of)
+    return {(r[0], r[1]): Tally.of(r[2], r[3]) for r in rows if r[2] or r[3]}
+
+
+async def all_current(conn: Connection) -> dict[TallyKey, Tally]:
+    """Every non-empty tally the counters projection holds."""
+    rows = await conn.fetch(
+        "select subject, metric, sum(v)::bigint from ("
+        " select subject, metric, value as v from counters where metric in ('ship', 'skip')"
+        " union all"
+        " select subject, metric, delta from counter_deltas where metric in ('ship', 'skip')"
+        ") c group by subject, metric"
+    )
+    acc: dict[TallyKey, dict[str, int]] = {}
+    for subject, metric, n in rows:
+        comparison, tool = subject.rsplit("/", 1)
+        acc.setdefault((comparison, tool), {})[metric] = n
+    out = {k: Tally.of(v.get("ship", 0), v.get("skip", 0)) for k, v in acc.items()}
+    return {k: t for k, t in out.items() if t.ship or t.skip}
+
+
+class Drift(msgspec.Struct, frozen=True):
+    comparison: str
+    tool: str
+    projected: Tally
+    from_log: Tally
+
+
+async def verify(conn: Connection) -> list[Drift]:
+    """Every (comparison, tool) whose projected tally differs from the log's."""
+    projected = await all_current(conn)
+    from_log = await recompute(conn)
+    empty = Tally.of(0, 0)
+    drifts = []
+    for key in sorted(set(projected) | set(from_log)):
+        p, g = projected.get(key, empty), from_log.get(key, empty)
+        if (p.ship, p.skip) != (g.ship, g.skip):
+            drifts.append(Drift(key[0], key[1], p, g))
+    return drifts

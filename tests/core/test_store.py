@@ -1,0 +1,169 @@
+"""The event log's promises: append-only, optimistic concurrency, idempotency,
+upcasting, and a gap-safe tail."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+import asyncpg
+import msgspec
+import pytest
+
+from services.core.errors import StreamVersionConflict
+from services.core.events import CODEC, BookmarkAdded, Event, EventCodec, VoteCast
+from services.core.store import Cursor, EventStore, Pool
+
+STORE = EventStore()
+
+
+async def test_append_then_read_stream_in_order(pool: Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        r = await STORE.append(conn, "reader-x", [BookmarkAdded(tool="a"), BookmarkAdded(tool="b")],
+                               expected_version=0)
+    assert [e.stream_version for e in r.recorded] == [1, 2]
+    async with pool.acquire() as conn:
+        events = await STORE.read_stream(conn, "reader-x")
+        assert [e.event for e in events] == [BookmarkAdded(tool="a"), BookmarkAdded(tool="b")]
+        assert await STORE.stream_version(conn, "reader-x") == 2
+
+
+async def test_stale_expected_version_is_a_conflict_and_writes_nothing(pool: Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await STORE.append(conn, "s-1", [BookmarkAdded(tool="a")], expected_version=0)
+    with pytest.raises(StreamVersionConflict) as info:
+        async with pool.acquire() as conn, conn.transaction():
+            await STORE.append(conn, "s-1", [BookmarkAdded(tool="b")], expected_version=0)
+    assert info.value.expected_version == 0
+    assert await pool.fetchval("select count(*) from events") == 1
+
+
+async def test_concurrent_appends_at_one_version_exactly_one_wins(pool: Pool) -> None:
+    async def attempt(i: int) -> bool:
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await STORE.append(conn, "race", [BookmarkAdded(tool=f"t{i}")], expected_version=0)
+            return True
+        except StreamVersionConflict:
+            return False
+
+    results = await asyncio.gather(*(attempt(i) for i in range(16)))
+    assert results.count(True) == 1
+    assert await pool.fetchval("select count(*) from events where stream_id = 'race'") == 1
+
+
+async def test_same_idempotency_key_appends_once(pool: Pool) -> None:
+    for _ in range(3):
+        async with pool.acquire() as conn, conn.transaction():
+            version = await STORE.stream_version(conn, "reader-k")
+            result = await STORE.append(conn, "reader-k", [BookmarkAdded(tool="a")],
+                                        expected_version=version, idempotency_key="key-1")
+    assert result.replayed
+    assert result.recorded[0].event == BookmarkAdded(tool="a")
+    assert await pool.fetchval("select count(*) from events") == 1
+
+
+@pytest.mark.parametrize("statement", [
+    "update events set type = 'Forged'",
+    "delete from events",
+    "truncate events",
+])
+async def test_the_database_refuses_to_change_events(pool: Pool, statement: str) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await STORE.append(conn, "s", [BookmarkAdded(tool="a")], expected_version=0)
+    with pytest.raises(asyncpg.exceptions.ProhibitedSQLStatementAttemptedError, match="append-only"):
+        await pool.execute(statement)
+    assert await pool.fetchval("select type from events") == "BookmarkAdded"
+
+
+async def test_late_commit_is_not_skipped_by_a_tailing_reader(pool: Pool) -> None:
+    """T1 takes the lower position but commits after T2; a reader polling in between
+    sees neither yet, then both, in order, exactly once."""
+    t1 = await pool.acquire()
+    t2 = await pool.acquire()
+    reader = await pool.acquire()
+    try:
+        tx1 = t1.transaction()
+        await tx1.start()
+        await STORE.append(t1, "reader-one", [BookmarkAdded(tool="first")], expected_version=0)
+        tx2 = t2.transaction()
+        await tx2.start()
+        await STORE.append(t2, "reader-two", [BookmarkAdded(tool="second")], expected_version=0)
+        await tx2.commit()
+
+        seen = []
+        cursor = Cursor()
+        batch = await STORE.read_after(reader, cursor)
+        seen += batch
+        assert batch == [], "T2 committed but T1, older, is still open: nothing is settled"
+
+        await tx1.commit()
+        for _ in range(2):  # reading again after the end never repeats an event
+            batch = await STORE.read_after(reader, cursor)
+            seen += batch
+            cursor = batch[-1].cursor if batch else cursor
+        assert [e.event.tool for e in seen] == ["first", "second"]  # type: ignore[attr-defined]
+        assert [e.position for e in seen] == sorted(e.position for e in seen)
+    finally:
+        for c in (t1, t2, reader):
+            await pool.release(c)
+
+
+async def test_tailing_many_concurrent_writers_misses_nothing(pool: Pool) -> None:
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def write(i: int) -> None:
+        for j in range(25):
+            async with pool.acquire() as conn, conn.transaction():
+                await STORE.append(conn, f"w-{i}-{j}", [BookmarkAdded(tool="t")], expected_version=0)
+
+    async def tail() -> None:
+        cursor = Cursor()
+        async with pool.acquire() as conn:
+            while True:
+                finished = done.is_set()
+                batch = await STORE.read_after(conn, cursor, limit=100)
+                seen.extend(e.position for e in batch)
+                cursor = batch[-1].cursor if batch else cursor
+                if finished and not batch:
+                    return
+                await asyncio.sleep(0)
+
+    reader = asyncio.create_task(tail())
+    await asyncio.gather(*(write(i) for i in range(16)))
+    done.set()
+    await reader
+    assert len(seen) == len(set(seen)) == 400
+
+
+class Rated(Event, frozen=True, kw_only=True):
+    """A test event whose shape changed twice."""
+
+    version: ClassVar[int] = 3
+    tool: str
+    score: int
+    scale: int
+
+
+def test_old_shapes_are_upcast_before_decoding() -> None:
+    codec = EventCodec([Rated])
+    codec.register_upcaster("Rated", 1, lambda d: {"tool": d["name"], "stars": d["stars"]})
+    codec.register_upcaster("Rated", 2, lambda d: {"tool": d["tool"], "score": d["stars"] * 20,
+                                                   "scale": 100})
+    assert codec.decode("Rated", 1, b'{"name": "x", "stars": 4}') == Rated(tool="x", score=80, scale=100)
+    assert codec.decode("Rated", 3, b'{"tool": "x", "score": 5, "scale": 10}') == Rated(
+        tool="x", score=5, scale=10)
+    with pytest.raises(ValueError, match="no upcaster"):
+        EventCodec([Rated]).decode("Rated", 1, b"{}")
+
+
+def test_event_payloads_carry_no_email_field() -> None:
+    for name, cls in CODEC.types.items():
+        fields = {f.name for f in msgspec.structs.fields(cls)}
+        assert not fields & {"email", "address", "email_address"}, name
+
+
+def test_vote_round_trips_through_the_codec() -> None:
+    ev = VoteCast(comparison="a-vs-b", tool="a", verdict="ship")
+    assert CODEC.decode("VoteCast", 1, CODEC.encode(ev)) == ev
