@@ -29,7 +29,7 @@ from .events import (
 )
 from .projections.catalog import ComparisonDoc
 from .store import Connection, Metadata, Pool
-from .unit import STORE, append
+from .unit import STORE, append, enter_write
 
 DEMO_CATALOG = PROJECT_ROOT / "services" / "core" / "demo_catalog.toml"
 
@@ -169,6 +169,7 @@ async def import_catalog(pool: Pool, catalog: CatalogFile, *, actor: str = "oper
     report = ImportReport()
     meta = Metadata(actor=actor)
     async with pool.acquire() as conn, conn.transaction():
+        await enter_write(conn)
         for tool in catalog.tools:
             current = await _current_tool(conn, tool.slug)
             if current == tool:

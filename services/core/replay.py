@@ -4,21 +4,25 @@
    memory with each projection's own ``apply``, and COPY the result in.
 2. **Catch up**: apply what was appended meanwhile to the copies, in pages, through
    the same load/apply/flush path the inline projections use.
-3. **Swap**: in one transaction, take ``EXCLUSIVE`` on ``events`` (appends wait; reads
-   go on), apply the last few events, and rename the copies over the live tables.
-   Writers pause only for that last step (milliseconds), never for the rebuild.
+3. **Swap**: in one transaction, close the write gate (in-flight writers finish, new
+   ones wait before taking any table lock; reads go on), apply the last few events,
+   and rename the copies over the live tables. Writers pause only for that last step
+   (milliseconds), never for the rebuild.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from .errors import VerdictsError
 from .projections.base import LIVE, REBUILD, Projection, project
 from .store import Connection, Cursor, EventStore
-from .unit import INLINE, STORE
+from .unit import INLINE, STORE, close_write_gate
 
 PROJECTIONS: dict[str, Projection[Any]] = {p.name: p for p in INLINE}
 
@@ -90,13 +94,43 @@ async def replay(
                 await project(conn, p, REBUILD, batch)
         caught_up += len(batch)
         cursor = batch[-1].cursor
+    for attempt in range(_SWAP_ATTEMPTS):
+        try:
+            cursor, n = await _swap(conn, store, projections, tables, cursor, page)
+            caught_up += n
+            break
+        except asyncpg.exceptions.LockNotAvailableError:
+            # A reader held a table we must rename for longer than lock_timeout; we
+            # gave way (rather than risk a deadlock that could abort the reader).
+            if attempt == _SWAP_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+    if on_progress:
+        on_progress(seen + caught_up, seen + caught_up)
+    return ReplayReport(tuple(p.name for p in projections), seen, caught_up, cursor)
+
+
+_SWAP_ATTEMPTS = 20
+
+
+async def _swap(
+    conn: Connection,
+    store: EventStore,
+    projections: list[Projection[Any]],
+    tables: list[str],
+    cursor: Cursor,
+    page: int,
+) -> tuple[Cursor, int]:
+    """Apply the last events and rename the rebuilt tables over the live ones."""
+    applied = 0
     async with conn.transaction():
-        await conn.execute("lock table events in exclusive mode")
-        # With every writer excluded, all rows are settled: read without the xmin bound.
+        await close_write_gate(conn)
+        await conn.execute("set local lock_timeout = '500ms'")
+        # No writer is in flight now, so every row is settled: read without the xmin bound.
         while batch := await store.read_after(conn, cursor, limit=page, settled_only=False):
             for p in projections:
                 await project(conn, p, REBUILD, batch)
-            caught_up += len(batch)
+            applied += len(batch)
             cursor = batch[-1].cursor
         for t in tables:
             await conn.execute(
@@ -104,6 +138,4 @@ async def replay(
                 f" alter table {REBUILD(t)} rename to {t};"
                 f" drop table {t}__old"
             )
-    if on_progress:
-        on_progress(seen + caught_up, seen + caught_up)
-    return ReplayReport(tuple(p.name for p in projections), seen, caught_up, cursor)
+    return cursor, applied

@@ -18,6 +18,22 @@ INLINE = (CATALOG, COMMUNITY)
 
 STORE = EventStore()
 
+_WRITE_GATE = 0x67617465  # "gate"
+
+
+async def enter_write(conn: Connection) -> None:
+    """Take the shared write gate: the first statement of every writing transaction.
+
+    ``replay`` takes the gate exclusively to swap tables, so in-flight writers finish
+    and new ones wait here, before they hold any table lock that could deadlock it.
+    """
+    await conn.execute("select pg_advisory_xact_lock_shared($1)", _WRITE_GATE)
+
+
+async def close_write_gate(conn: Connection) -> None:
+    """Wait for every writing transaction to end and hold new ones back until commit."""
+    await conn.execute("select pg_advisory_xact_lock($1)", _WRITE_GATE)
+
 T = TypeVar("T")
 
 
@@ -58,6 +74,7 @@ async def with_retries(
     for attempt in range(attempts):
         try:
             async with pool.acquire() as conn, conn.transaction():
+                await enter_write(conn)
                 return await work(conn)
         except StreamVersionConflict:
             if attempt == attempts - 1:

@@ -1,0 +1,142 @@
+"""Reader actions against the demo catalog: votes, changes, withdrawals, bookmarks,
+and a distinct error (with nothing appended) for each bad target."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from services.core import readers, tallies
+from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core.errors import (
+    ComparisonWithdrawn,
+    ToolNotInComparison,
+    UnknownComparison,
+    UnknownTool,
+)
+from services.core.events import ComparisonWithdrawn as Withdrawn
+from services.core.store import Pool
+from services.core.unit import STORE, append
+
+CMP = "claude-files-api-vs-azure-ai-foundry-voice-router"
+A, B = "claude-files-api", "azure-ai-foundry-voice-router"
+
+
+@pytest.fixture
+async def catalog(pool: Pool) -> Pool:
+    await import_catalog(pool, load_catalog(DEMO_CATALOG))
+    return pool
+
+
+def new_reader() -> str:
+    return str(uuid.uuid4())
+
+
+async def tally(pool: Pool, tool: str) -> tuple[int, int]:
+    async with pool.acquire() as conn:
+        t = (await tallies.current(conn, [(CMP, tool)]))[(CMP, tool)]
+    return t.ship, t.skip
+
+
+async def test_vote_change_withdraw(catalog: Pool) -> None:
+    r = new_reader()
+    state = await readers.cast_vote(catalog, r, CMP, A, "ship")
+    assert state.vote(CMP, A) == "ship"  # the response already shows the reader's own vote
+    await readers.cast_vote(catalog, r, CMP, B, "skip")
+    assert (await tally(catalog, A), await tally(catalog, B)) == ((1, 0), (0, 1))
+
+    state = await readers.cast_vote(catalog, r, CMP, A, "skip")
+    assert state.vote(CMP, A) == "skip"
+    assert await tally(catalog, A) == (0, 1)
+
+    state = await readers.withdraw_vote(catalog, r, CMP, A)
+    assert state.vote(CMP, A) is None
+    assert await tally(catalog, A) == (0, 0)
+
+
+async def test_repeating_a_vote_or_withdrawal_appends_nothing(catalog: Pool) -> None:
+    r = new_reader()
+    await readers.cast_vote(catalog, r, CMP, A, "ship")
+    await readers.cast_vote(catalog, r, CMP, A, "ship")
+    await readers.withdraw_vote(catalog, r, CMP, B)
+    assert await catalog.fetchval(
+        "select count(*) from events where stream_id = $1", f"reader-{r}") == 1
+    assert await tally(catalog, A) == (1, 0)
+
+
+async def test_idempotency_key_makes_a_retry_harmless(catalog: Pool) -> None:
+    r = new_reader()
+    await readers.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
+    await readers.cast_vote(catalog, r, CMP, A, "skip")
+    state = await readers.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
+    assert state.vote(CMP, A) == "skip", "the retried request must not re-cast its vote"
+    assert await tally(catalog, A) == (0, 1)
+
+
+@pytest.mark.parametrize(("comparison", "tool", "error"), [
+    ("no-such-comparison", A, UnknownComparison),
+    (CMP, "no-such-tool", UnknownTool),
+    (CMP, "mistral-4b-edge", ToolNotInComparison),
+])
+async def test_bad_targets_have_distinct_errors_and_append_nothing(
+    catalog: Pool, comparison: str, tool: str, error: type[Exception]
+) -> None:
+    before = await catalog.fetchval("select count(*) from events")
+    with pytest.raises(error):
+        await readers.cast_vote(catalog, new_reader(), comparison, tool, "ship")
+    with pytest.raises(error):
+        await readers.withdraw_vote(catalog, new_reader(), comparison, tool)
+    assert await catalog.fetchval("select count(*) from events") == before
+
+
+async def test_withdrawn_comparison_takes_no_votes(catalog: Pool) -> None:
+    async with catalog.acquire() as conn, conn.transaction():
+        stream = f"comparison-{CMP}"
+        await append(conn, stream, [Withdrawn(slug=CMP, reason="test")],
+                     expected_version=await STORE.stream_version(conn, stream))
+    before = await catalog.fetchval("select count(*) from events")
+    with pytest.raises(ComparisonWithdrawn):
+        await readers.cast_vote(catalog, new_reader(), CMP, A, "ship")
+    assert await catalog.fetchval("select count(*) from events") == before
+
+
+async def test_bookmarks(catalog: Pool) -> None:
+    r = new_reader()
+    state = await readers.set_bookmark(catalog, r, A, True)
+    assert state.bookmarks == [A]
+    await readers.set_bookmark(catalog, r, A, True)
+    state = await readers.set_bookmark(catalog, r, B, True)
+    assert state.bookmarks == [A, B]
+    state = await readers.set_bookmark(catalog, r, A, False)
+    assert state.bookmarks == [B]
+    with pytest.raises(UnknownTool):
+        await readers.set_bookmark(catalog, r, "nope", True)
+    async with catalog.acquire() as conn:
+        from services.core.projections.counters import totals
+        counts = await totals(conn, ["bookmarks"], [A, B])
+    assert counts == {("bookmarks", A): 0, ("bookmarks", B): 1}
+
+
+async def test_250_concurrent_voters_on_one_tool_all_count(catalog: Pool) -> None:
+    voters = [new_reader() for _ in range(250)]
+
+    async def vote(i: int, r: str) -> None:
+        await readers.cast_vote(catalog, r, CMP, A, "ship" if i % 3 else "skip")
+
+    await asyncio.gather(*(vote(i, r) for i, r in enumerate(voters)))
+    ship = sum(1 for i in range(250) if i % 3)
+    assert await tally(catalog, A) == (ship, 250 - ship)
+    async with catalog.acquire() as conn:
+        assert await tallies.verify(conn) == []
+
+
+async def test_one_reader_racing_itself_keeps_one_standing_vote(catalog: Pool) -> None:
+    r = new_reader()
+    await asyncio.gather(*(
+        readers.cast_vote(catalog, r, CMP, A, "ship" if i % 2 else "skip") for i in range(20)
+    ))
+    assert sum(await tally(catalog, A)) == 1
+    async with catalog.acquire() as conn:
+        assert await tallies.verify(conn) == []
