@@ -11,9 +11,10 @@ from .events import Event
 from .projections.base import LIVE, project
 from .projections.catalog import CATALOG
 from .projections.community import COMMUNITY
+from .projections.subscribers import SUBSCRIBERS
 from .store import AppendResult, Connection, EventStore, Metadata, Pool
 
-INLINE = (CATALOG, COMMUNITY)
+INLINE = (CATALOG, COMMUNITY, SUBSCRIBERS)
 """Projections updated in the append transaction: a request reads its own writes."""
 
 STORE = EventStore()

@@ -1,0 +1,150 @@
+"""Subscribing to the weekly digest: request (double opt-in), confirm, unsubscribe, erase.
+
+The address is stored once in ``subscriber_emails``; every event names only the
+subscriber id. Requesting again with the same address reuses its id, and answers the
+same whatever the address's status, so the form reveals nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import VerdictsError
+from .events import (
+    Event,
+    SubscriberErased,
+    SubscriptionConfirmed,
+    SubscriptionRequested,
+    Unsubscribed,
+    UnsubscribeReason,
+)
+from .store import Connection, Metadata, Pool
+from .unit import STORE, append, with_retries
+
+
+class InvalidEmail(VerdictsError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not a usable email address: {reason}")
+        self.reason = reason
+
+
+class UnknownSubscriber(VerdictsError):
+    def __init__(self, subscriber_id: str) -> None:
+        super().__init__(f"no subscriber {subscriber_id}")
+        self.subscriber_id = subscriber_id
+
+
+class Outcome(str, Enum):
+    """What a confirm or unsubscribe did; a repeated click is an answer, not an error."""
+
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    ALREADY_UNSUBSCRIBED = "already_unsubscribed"
+    NOT_PENDING = "not_pending"  # confirm after unsubscribing or erasure
+
+
+def normalise_email(raw: str) -> str:
+    """The canonical form of an address, or ``InvalidEmail`` saying what is wrong."""
+    try:
+        info = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from None
+    return info.normalized.lower()
+
+
+def subscriber_stream(subscriber_id: str) -> str:
+    return f"subscriber-{subscriber_id}"
+
+
+async def status_of(conn: Connection, subscriber_id: str) -> str | None:
+    status: str | None = await conn.fetchval(
+        "select status from subscribers where subscriber_id = $1::uuid", subscriber_id
+    )
+    return status
+
+
+async def _append_one(
+    conn: Connection, subscriber_id: str, event: Event, meta: Metadata | None = None
+) -> None:
+    stream = subscriber_stream(subscriber_id)
+    await append(conn, stream, [event],
+                 expected_version=await STORE.stream_version(conn, stream), metadata=meta,
+                 idempotency_key=meta.idempotency_key if meta else None)
+
+
+async def request_subscription(
+    pool: Pool, email: str, *, idempotency_key: str | None = None, request_id: str | None = None
+) -> str:
+    """Record a subscription request for ``email``; returns the subscriber id.
+
+    Appends ``SubscriptionRequested`` whatever the address's status: the worker,
+    which sends confirmation mail from the log, decides what (if anything) to send.
+    """
+    address = normalise_email(email)
+    meta = Metadata(request_id=request_id, idempotency_key=idempotency_key)
+
+    async def work(conn: Connection) -> str:
+        sid: str | None = await conn.fetchval(
+            "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
+            " on conflict (email) do nothing returning subscriber_id::text",
+            str(uuid.uuid4()), address,
+        )
+        if sid is None:
+            sid = await conn.fetchval(
+                "select subscriber_id::text from subscriber_emails where email = $1", address
+            )
+        assert sid is not None
+        await _append_one(conn, sid, SubscriptionRequested(), meta)
+        return sid
+
+    return await with_retries(pool, work)
+
+
+async def confirm_subscription(pool: Pool, subscriber_id: str) -> Outcome:
+    """Confirm a pending subscription (the POST behind a confirm link)."""
+
+    async def work(conn: Connection) -> Outcome:
+        status = await status_of(conn, subscriber_id)
+        if status is None:
+            raise UnknownSubscriber(subscriber_id)
+        if status == "confirmed":
+            return Outcome.ALREADY_CONFIRMED
+        if status != "pending":
+            return Outcome.NOT_PENDING
+        await _append_one(conn, subscriber_id, SubscriptionConfirmed())
+        return Outcome.CONFIRMED
+
+    return await with_retries(pool, work)
+
+
+async def unsubscribe(pool: Pool, subscriber_id: str, reason: UnsubscribeReason) -> Outcome:
+    """Stop all mail to the subscriber at once; repeating it is harmless."""
+
+    async def work(conn: Connection) -> Outcome:
+        status = await status_of(conn, subscriber_id)
+        if status is None:
+            raise UnknownSubscriber(subscriber_id)
+        if status not in ("pending", "confirmed"):
+            return Outcome.ALREADY_UNSUBSCRIBED
+        await _append_one(conn, subscriber_id, Unsubscribed(reason=reason))
+        return Outcome.UNSUBSCRIBED
+
+    return await with_retries(pool, work)
+
+
+async def erase_subscriber(pool: Pool, subscriber_id: str) -> None:
+    """Delete the subscriber's address and record the erasure; the log stays whole."""
+
+    async def work(conn: Connection) -> None:
+        if await status_of(conn, subscriber_id) is None:
+            raise UnknownSubscriber(subscriber_id)
+        await conn.execute(
+            "delete from subscriber_emails where subscriber_id = $1::uuid", subscriber_id
+        )
+        await _append_one(conn, subscriber_id, SubscriberErased())
+
+    await with_retries(pool, work)

@@ -1,0 +1,57 @@
+"""Signed, expiring tokens for links in mail: they name a subscriber id, never an email."""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .errors import VerdictsError
+
+
+class Purpose(str, Enum):
+    """What a token may be used for, and for how long (seconds)."""
+
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+
+    @property
+    def max_age(self) -> int:
+        # Confirm links are short-lived; unsubscribe links must keep working in old
+        # mails (RFC 8058 senders honour them long after sending).
+        return 3 * 86_400 if self is Purpose.CONFIRM else 400 * 86_400
+
+
+class InvalidToken(VerdictsError):
+    def __init__(self, purpose: Purpose, *, expired: bool) -> None:
+        what = "has expired" if expired else "is not valid"
+        super().__init__(f"this {purpose.value} link {what}")
+        self.purpose = purpose
+        self.expired = expired
+
+
+class Tokens:
+    """Issues and checks tokens signed with ``SECRET_KEY``."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._secret = secret_key
+
+    def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self._secret, salt=f"verdicts-{purpose.value}")
+
+    def issue(self, purpose: Purpose, subscriber_id: str) -> str:
+        return self._serializer(purpose).dumps(subscriber_id)
+
+    def read(self, purpose: Purpose, token: str) -> str:
+        """The subscriber id in ``token``; ``InvalidToken`` if forged, mangled or expired."""
+        try:
+            value = self._serializer(purpose).loads(token, max_age=purpose.max_age)
+        except SignatureExpired:
+            raise InvalidToken(purpose, expired=True) from None
+        except BadSignature:
+            raise InvalidToken(purpose, expired=False) from None
+        try:
+            return str(uuid.UUID(str(value)))
+        except ValueError:
+            raise InvalidToken(purpose, expired=False) from None

@@ -1,0 +1,119 @@
+"""`verdicts dev`: the whole system on one machine, embedding whatever is not configured.
+
+Unset ``DATABASE_URL`` starts an embedded PostgreSQL 18 whose data stays in
+``.verdicts/pgdata``; unset ``REDIS_URL`` an embedded Redis; unset ``SMTP_URL`` a local
+SMTP sink that files every mail in the Maildir ``.verdicts/mail``. Then migrations,
+the demo catalog, the API and the worker. Ctrl-C stops all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import asyncpg
+from rich.console import Console
+
+from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core.config import Settings
+from services.core.db import create_pool
+from services.core.migrations import migrate
+from services.embedded import redis_server, smtp_sink, start_postgres, wait_for_port
+
+console = Console()
+
+
+async def _ensure_database(admin_dsn: str, name: str) -> str:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        if not await conn.fetchval("select 1 from pg_database where datname = $1", name):
+            await conn.execute(f'create database "{name}"')
+    finally:
+        await conn.close()
+    return admin_dsn.replace("/postgres?", f"/{name}?", 1)
+
+
+async def _prepare(dsn: str) -> str:
+    applied = await migrate(dsn)
+    pool = await create_pool(dsn, size=2)
+    try:
+        report = await import_catalog(pool, load_catalog(DEMO_CATALOG), actor="verdicts dev")
+    finally:
+        await pool.close()
+    return (
+        f"migrations applied: {len(applied)}; demo catalog: {len(report.listed)} tools listed, "
+        f"{len(report.published)} comparisons published, {report.unchanged} unchanged"
+    )
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_dev(settings: Settings) -> int:
+    """Start everything in the foreground until Ctrl-C; returns an exit code."""
+    # SIGTERM (a supervisor, `timeout`) stops as cleanly as Ctrl-C, so the embedded
+    # PostgreSQL is shut down by its exit hook instead of being left running.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        env = dict(os.environ)
+        dsn = settings.database_url
+        if not dsn:
+            admin = start_postgres(data / "pgdata", keep=True)
+            dsn = asyncio.run(_ensure_database(admin, "verdicts"))
+            console.print(f"[green]embedded PostgreSQL[/] data in {data / 'pgdata'}")
+        redis_url = settings.redis_url or stack.enter_context(
+            redis_server(data / "redis", port=6379)
+        )
+        smtp_url = settings.smtp_url or stack.enter_context(
+            smtp_sink(data / "mail", port=1025)
+        )
+        if not settings.smtp_url:
+            console.print(
+                f"[green]SMTP sink[/] {smtp_url}: every mail is a file in {data / 'mail' / 'new'}"
+            )
+        env.update(DATABASE_URL=dsn, REDIS_URL=redis_url, SMTP_URL=smtp_url,
+                   SECRET_KEY=settings.secret_key, PUBLIC_URL=settings.public_url)
+        console.print(asyncio.run(_prepare(dsn)))
+        api = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "services.api.app:create_app",
+             "--host", settings.host, "--port", str(settings.port), "--log-level", "warning"],
+            env=env,
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "arq", "services.worker.settings.WorkerSettings"], env=env
+        )
+        children = [api, worker]
+        try:
+            wait_for_port(settings.port, timeout=30)
+            console.print(
+                f"\n[bold]verdicts is running[/]\n"
+                f"  site     {settings.public_url}/\n"
+                f"  health   {settings.public_url}/healthz\n"
+                f"  redis    {redis_url}\n"
+                f"  mail     {data / 'mail' / 'new'}\n"
+                f"Ctrl-C stops everything.\n"
+            )
+            while all(c.poll() is None for c in children):
+                time.sleep(0.5)
+            console.print("[red]a process exited; stopping the rest[/]")
+            return 1
+        except KeyboardInterrupt:
+            console.print("\nstopping…")
+            return 0
+        finally:
+            for c in children:
+                if c.poll() is None:
+                    c.terminate()
+            for c in children:
+                try:
+                    c.wait(10)
+                except subprocess.TimeoutExpired:
+                    c.kill()
