@@ -90,12 +90,17 @@ def replay(settings: Settings, names: tuple[str, ...]) -> None:
         conn = await connect(_dsn(settings))
         try:
             with Progress(
-                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), console=console,
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
             ) as bar:
                 task = bar.add_task("replaying", total=None)
                 report = await run_replay(
-                    conn, names, on_progress=lambda done, total: bar.update(task, completed=done, total=total)
+                    conn,
+                    names,
+                    on_progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
         finally:
             await conn.close()
@@ -121,11 +126,20 @@ def verify(settings: Settings) -> None:
         if not drifts:
             console.print("no drift: every tally matches the log")
             return 0
-        table = Table("comparison", "tool", "projected ship/skip", "log ship/skip",
-                      title=f"{len(drifts)} tally(ies) drifted from the log")
+        table = Table(
+            "comparison",
+            "tool",
+            "projected ship/skip",
+            "log ship/skip",
+            title=f"{len(drifts)} tally(ies) drifted from the log",
+        )
         for d in drifts:
-            table.add_row(d.comparison, d.tool, f"{d.projected.ship}/{d.projected.skip}",
-                          f"{d.from_log.ship}/{d.from_log.skip}")
+            table.add_row(
+                d.comparison,
+                d.tool,
+                f"{d.projected.ship}/{d.projected.skip}",
+                f"{d.from_log.ship}/{d.from_log.skip}",
+            )
         console.print(table)
         return 1
 
@@ -134,8 +148,11 @@ def verify(settings: Settings) -> None:
 
 @main.command()
 @click.argument("comparison")
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
-              help="Tally as it stood then (ISO 8601; UTC when no offset).")
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="Tally as it stood then (ISO 8601; UTC when no offset).",
+)
 @click.pass_obj
 def tally(settings: Settings, comparison: str, as_of: datetime | None) -> None:
     """Print the community tally of COMPARISON, now or --as-of a past time."""
@@ -149,7 +166,9 @@ def tally(settings: Settings, comparison: str, as_of: datetime | None) -> None:
             await conn.close()
         table = Table("tool", "ship", "skip", "ship %", title=f"{comparison} as of {at or 'now'}")
         for (_, tool), t in sorted(result.items()):
-            table.add_row(tool, str(t.ship), str(t.skip), "—" if t.ship_pct is None else f"{t.ship_pct}%")
+            table.add_row(
+                tool, str(t.ship), str(t.skip), "—" if t.ship_pct is None else f"{t.ship_pct}%"
+            )
         Console().print(table)
 
     _run(go())

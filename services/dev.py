@@ -72,19 +72,33 @@ def run_dev(settings: Settings) -> int:
         redis_url = settings.redis_url or stack.enter_context(
             redis_server(data / "redis", port=6379)
         )
-        smtp_url = settings.smtp_url or stack.enter_context(
-            smtp_sink(data / "mail", port=1025)
-        )
+        smtp_url = settings.smtp_url or stack.enter_context(smtp_sink(data / "mail", port=1025))
         if not settings.smtp_url:
             console.print(
                 f"[green]SMTP sink[/] {smtp_url}: every mail is a file in {data / 'mail' / 'new'}"
             )
-        env.update(DATABASE_URL=dsn, REDIS_URL=redis_url, SMTP_URL=smtp_url,
-                   SECRET_KEY=settings.secret_key, PUBLIC_URL=settings.public_url)
+        env.update(
+            DATABASE_URL=dsn,
+            REDIS_URL=redis_url,
+            SMTP_URL=smtp_url,
+            SECRET_KEY=settings.secret_key,
+            PUBLIC_URL=settings.public_url,
+        )
         console.print(asyncio.run(_prepare(dsn)))
         api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "services.api.app:create_app",
-             "--host", settings.host, "--port", str(settings.port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "services.api.app:create_app",
+                "--host",
+                settings.host,
+                "--port",
+                str(settings.port),
+                "--log-level",
+                "warning",
+            ],
             env=env,
         )
         worker = subprocess.Popen(

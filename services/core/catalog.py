@@ -159,12 +159,18 @@ async def _current_comparison(conn: Connection, slug: str) -> ComparisonPublishe
         return None
     doc = msgspec.json.decode(row[5], type=ComparisonDoc)
     return ComparisonPublished(
-        slug=row[0], title=row[1], published_at=row[2], tools=(row[3], row[4]),
-        sides=doc.sides, reviews=doc.reviews,
+        slug=row[0],
+        title=row[1],
+        published_at=row[2],
+        tools=(row[3], row[4]),
+        sides=doc.sides,
+        reviews=doc.reviews,
     )
 
 
-async def import_catalog(pool: Pool, catalog: CatalogFile, *, actor: str = "operator") -> ImportReport:
+async def import_catalog(
+    pool: Pool, catalog: CatalogFile, *, actor: str = "operator"
+) -> ImportReport:
     """Append events for what is new or changed in ``catalog``, in one transaction."""
     report = ImportReport()
     meta = Metadata(actor=actor)
@@ -175,7 +181,9 @@ async def import_catalog(pool: Pool, catalog: CatalogFile, *, actor: str = "oper
             if current == tool:
                 report.unchanged += 1
                 continue
-            await _append(conn, f"tool-{tool.slug}", _tool_event(tool, revised=current is not None), meta)
+            await _append(
+                conn, f"tool-{tool.slug}", _tool_event(tool, revised=current is not None), meta
+            )
             (report.revised if current else report.listed).append(f"tool {tool.slug}")
         known = {r[0] for r in await conn.fetch("select slug from tools")}
         for cmp in catalog.comparisons:
@@ -199,6 +207,9 @@ def _same_content(a: ComparisonPublished, b: ComparisonPublished) -> bool:
 
 async def _append(conn: Connection, stream: str, event: Event, meta: Metadata) -> None:
     await append(
-        conn, stream, [event],
-        expected_version=await STORE.stream_version(conn, stream), metadata=meta,
+        conn,
+        stream,
+        [event],
+        expected_version=await STORE.stream_version(conn, stream),
+        metadata=meta,
     )

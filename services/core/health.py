@@ -27,13 +27,12 @@ async def check_health(pool: Pool, redis: Redis) -> Health:
     database, events, oldest = "ok", None, None
     try:
         async with pool.acquire() as conn:
-            events = await conn.fetchval(
-                "select coalesce(max(position), 0) from events"
-            )
+            events = await conn.fetchval("select coalesce(max(position), 0) from events")
             # Tailing readers wait for the oldest open writing transaction: show its age.
             oldest = await conn.fetchval(
                 "select extract(epoch from now() - min(xact_start))::float8"
-                " from pg_stat_activity where backend_xid is not null and datname = current_database()"
+                " from pg_stat_activity"
+                " where backend_xid is not null and datname = current_database()"
             )
     except Exception as exc:  # reported, not raised: this is the health check
         database = f"down: {exc.__class__.__name__}"

@@ -52,7 +52,9 @@ async def migrate(dsn: str, *, directory: Path = SCHEMA_DIR) -> list[str]:
             " name text primary key, checksum text not null,"
             " applied_at timestamptz not null default now())"
         )
-        done = dict(await conn.fetch("select name, checksum from schema_migrations"))
+        done: dict[str, str] = {
+            r[0]: r[1] for r in await conn.fetch("select name, checksum from schema_migrations")
+        }
         applied = []
         for m in load_migrations(directory):
             if m.name in done:

@@ -14,7 +14,6 @@ from .store import Connection, Metadata, Pool
 from .unit import STORE, append, with_retries
 
 
-
 class StandingVote(msgspec.Struct, frozen=True, kw_only=True):
     comparison: str
     tool: str

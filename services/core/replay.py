@@ -67,7 +67,8 @@ async def replay(
     tables = [t for p in projections for t in p.tables]
     for t in tables:
         await conn.execute(
-            f"drop table if exists {REBUILD(t)}; create table {REBUILD(t)} (like {LIVE(t)} including all)"
+            f"drop table if exists {REBUILD(t)};"
+            f" create table {REBUILD(t)} (like {LIVE(t)} including all)"
         )
     total: int = await conn.fetchval("select count(*) from events")
     states = [(p, p.empty()) for p in projections]

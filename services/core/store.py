@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 import msgspec
@@ -93,7 +93,7 @@ class EventStore:
     def __init__(self, *, codec: EventCodec = CODEC) -> None:
         self.codec = codec
 
-    def _decode(self, row: Sequence[Any]) -> Recorded:
+    def _decode(self, row: asyncpg.Record) -> Recorded:
         return Recorded(
             position=row[0],
             tx_id=int(row[1]),

@@ -8,7 +8,7 @@ same whatever the address's status, so the form reveals nothing.
 from __future__ import annotations
 
 import uuid
-from enum import Enum
+from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -37,7 +37,7 @@ class UnknownSubscriber(VerdictsError):
         self.subscriber_id = subscriber_id
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What a confirm or unsubscribe did; a repeated click is an answer, not an error."""
 
     CONFIRMED = "confirmed"
@@ -71,9 +71,14 @@ async def _append_one(
     conn: Connection, subscriber_id: str, event: Event, meta: Metadata | None = None
 ) -> None:
     stream = subscriber_stream(subscriber_id)
-    await append(conn, stream, [event],
-                 expected_version=await STORE.stream_version(conn, stream), metadata=meta,
-                 idempotency_key=meta.idempotency_key if meta else None)
+    await append(
+        conn,
+        stream,
+        [event],
+        expected_version=await STORE.stream_version(conn, stream),
+        metadata=meta,
+        idempotency_key=meta.idempotency_key if meta else None,
+    )
 
 
 async def request_subscription(
@@ -91,7 +96,8 @@ async def request_subscription(
         sid: str | None = await conn.fetchval(
             "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
             " on conflict (email) do nothing returning subscriber_id::text",
-            str(uuid.uuid4()), address,
+            str(uuid.uuid4()),
+            address,
         )
         if sid is None:
             sid = await conn.fetchval(

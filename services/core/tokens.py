@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from enum import Enum
+from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .errors import VerdictsError
 
 
-class Purpose(str, Enum):
+class Purpose(StrEnum):
     """What a token may be used for, and for how long (seconds)."""
 
     CONFIRM = "confirm"

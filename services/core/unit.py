@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
-
+from typing import Any, TypeVar
 
 from .errors import StreamVersionConflict
 from .events import Event
-from .projections.base import LIVE, project
+from .projections.base import LIVE, Projection, project
 from .projections.catalog import CATALOG
 from .projections.community import COMMUNITY
 from .projections.subscribers import SUBSCRIBERS
 from .store import AppendResult, Connection, EventStore, Metadata, Pool
 
-INLINE = (CATALOG, COMMUNITY, SUBSCRIBERS)
+INLINE: tuple[Projection[Any], ...] = (CATALOG, COMMUNITY, SUBSCRIBERS)
 """Projections updated in the append transaction: a request reads its own writes."""
 
 STORE = EventStore()
@@ -34,6 +33,7 @@ async def enter_write(conn: Connection) -> None:
 async def close_write_gate(conn: Connection) -> None:
     """Wait for every writing transaction to end and hold new ones back until commit."""
     await conn.execute("select pg_advisory_xact_lock($1)", _WRITE_GATE)
+
 
 T = TypeVar("T")
 

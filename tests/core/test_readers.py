@@ -61,8 +61,10 @@ async def test_repeating_a_vote_or_withdrawal_appends_nothing(catalog: Pool) -> 
     await readers.cast_vote(catalog, r, CMP, A, "ship")
     await readers.cast_vote(catalog, r, CMP, A, "ship")
     await readers.withdraw_vote(catalog, r, CMP, B)
-    assert await catalog.fetchval(
-        "select count(*) from events where stream_id = $1", f"reader-{r}") == 1
+    assert (
+        await catalog.fetchval("select count(*) from events where stream_id = $1", f"reader-{r}")
+        == 1
+    )
     assert await tally(catalog, A) == (1, 0)
 
 
@@ -75,11 +77,14 @@ async def test_idempotency_key_makes_a_retry_harmless(catalog: Pool) -> None:
     assert await tally(catalog, A) == (0, 1)
 
 
-@pytest.mark.parametrize(("comparison", "tool", "error"), [
-    ("no-such-comparison", A, UnknownComparison),
-    (CMP, "no-such-tool", UnknownTool),
-    (CMP, "mistral-4b-edge", ToolNotInComparison),
-])
+@pytest.mark.parametrize(
+    ("comparison", "tool", "error"),
+    [
+        ("no-such-comparison", A, UnknownComparison),
+        (CMP, "no-such-tool", UnknownTool),
+        (CMP, "mistral-4b-edge", ToolNotInComparison),
+    ],
+)
 async def test_bad_targets_have_distinct_errors_and_append_nothing(
     catalog: Pool, comparison: str, tool: str, error: type[Exception]
 ) -> None:
@@ -94,8 +99,12 @@ async def test_bad_targets_have_distinct_errors_and_append_nothing(
 async def test_withdrawn_comparison_takes_no_votes(catalog: Pool) -> None:
     async with catalog.acquire() as conn, conn.transaction():
         stream = f"comparison-{CMP}"
-        await append(conn, stream, [Withdrawn(slug=CMP, reason="test")],
-                     expected_version=await STORE.stream_version(conn, stream))
+        await append(
+            conn,
+            stream,
+            [Withdrawn(slug=CMP, reason="test")],
+            expected_version=await STORE.stream_version(conn, stream),
+        )
     before = await catalog.fetchval("select count(*) from events")
     with pytest.raises(ComparisonWithdrawn):
         await readers.cast_vote(catalog, new_reader(), CMP, A, "ship")
@@ -115,6 +124,7 @@ async def test_bookmarks(catalog: Pool) -> None:
         await readers.set_bookmark(catalog, r, "nope", True)
     async with catalog.acquire() as conn:
         from services.core.projections.counters import totals
+
         counts = await totals(conn, ["bookmarks"], [A, B])
     assert counts == {("bookmarks", A): 0, ("bookmarks", B): 1}
 
@@ -134,9 +144,9 @@ async def test_250_concurrent_voters_on_one_tool_all_count(catalog: Pool) -> Non
 
 async def test_one_reader_racing_itself_keeps_one_standing_vote(catalog: Pool) -> None:
     r = new_reader()
-    await asyncio.gather(*(
-        readers.cast_vote(catalog, r, CMP, A, "ship" if i % 2 else "skip") for i in range(20)
-    ))
+    await asyncio.gather(
+        *(readers.cast_vote(catalog, r, CMP, A, "ship" if i % 2 else "skip") for i in range(20))
+    )
     assert sum(await tally(catalog, A)) == 1
     async with catalog.acquire() as conn:
         assert await tallies.verify(conn) == []

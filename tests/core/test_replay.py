@@ -23,8 +23,11 @@ READERS = [str(uuid.UUID(int=i + 1)) for i in range(12)]
 
 Action = tuple[int, int, str]  # reader index, tool index, "ship" | "skip" | "withdraw"
 actions = st.lists(
-    st.tuples(st.integers(0, len(READERS) - 1), st.integers(0, 1),
-              st.sampled_from(["ship", "skip", "withdraw"])),
+    st.tuples(
+        st.integers(0, len(READERS) - 1),
+        st.integers(0, 1),
+        st.sampled_from(["ship", "skip", "withdraw"]),
+    ),
     max_size=40,
 )
 
@@ -43,9 +46,15 @@ async def catalog(pool: Pool) -> Pool:
     return pool
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(script=actions, bookmarks=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 1),
-                                                    st.booleans()), max_size=10))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    script=actions,
+    bookmarks=st.lists(
+        st.tuples(st.integers(0, 11), st.integers(0, 1), st.booleans()), max_size=10
+    ),
+)
 async def test_incremental_equals_replayed_equals_recomputed(
     catalog: Pool, dsn: str, script: list[Action], bookmarks: list[tuple[int, int, bool]]
 ) -> None:
@@ -101,8 +110,9 @@ async def test_replay_while_votes_keep_arriving(catalog: Pool, dsn: str) -> None
     conn = await connect(dsn)
     try:
         progress: list[tuple[int, int]] = []
-        report = await replay(conn, ["community"], page=50,
-                              on_progress=lambda a, b: progress.append((a, b)))
+        report = await replay(
+            conn, ["community"], page=50, on_progress=lambda a, b: progress.append((a, b))
+        )
     finally:
         await conn.close()
     stop.set()
@@ -133,8 +143,10 @@ async def test_replay_twice_and_unknown_name(catalog: Pool, dsn: str) -> None:
 async def test_verify_reports_drift(catalog: Pool) -> None:
     await readers.cast_vote(catalog, str(uuid.uuid4()), CMP, TOOLS[0], "ship")
     await catalog.execute(
-        "insert into counter_deltas (metric, subject, day, delta) values ('skip', $1, current_date, 2)",
-        f"{CMP}/{TOOLS[0]}")
+        "insert into counter_deltas (metric, subject, day, delta)"
+        " values ('skip', $1, current_date, 2)",
+        f"{CMP}/{TOOLS[0]}",
+    )
     async with catalog.acquire() as conn:
         drift = await tallies.verify(conn)
     assert len(drift) == 1

@@ -19,8 +19,9 @@ STORE = EventStore()
 
 async def test_append_then_read_stream_in_order(pool: Pool) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        r = await STORE.append(conn, "reader-x", [BookmarkAdded(tool="a"), BookmarkAdded(tool="b")],
-                               expected_version=0)
+        r = await STORE.append(
+            conn, "reader-x", [BookmarkAdded(tool="a"), BookmarkAdded(tool="b")], expected_version=0
+        )
     assert [e.stream_version for e in r.recorded] == [1, 2]
     async with pool.acquire() as conn:
         events = await STORE.read_stream(conn, "reader-x")
@@ -56,22 +57,32 @@ async def test_same_idempotency_key_appends_once(pool: Pool) -> None:
     for _ in range(3):
         async with pool.acquire() as conn, conn.transaction():
             version = await STORE.stream_version(conn, "reader-k")
-            result = await STORE.append(conn, "reader-k", [BookmarkAdded(tool="a")],
-                                        expected_version=version, idempotency_key="key-1")
+            result = await STORE.append(
+                conn,
+                "reader-k",
+                [BookmarkAdded(tool="a")],
+                expected_version=version,
+                idempotency_key="key-1",
+            )
     assert result.replayed
     assert result.recorded[0].event == BookmarkAdded(tool="a")
     assert await pool.fetchval("select count(*) from events") == 1
 
 
-@pytest.mark.parametrize("statement", [
-    "update events set type = 'Forged'",
-    "delete from events",
-    "truncate events",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "update events set type = 'Forged'",
+        "delete from events",
+        "truncate events",
+    ],
+)
 async def test_the_database_refuses_to_change_events(pool: Pool, statement: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await STORE.append(conn, "s", [BookmarkAdded(tool="a")], expected_version=0)
-    with pytest.raises(asyncpg.exceptions.ProhibitedSQLStatementAttemptedError, match="append-only"):
+    with pytest.raises(
+        asyncpg.exceptions.ProhibitedSQLStatementAttemptedError, match="append-only"
+    ):
         await pool.execute(statement)
     assert await pool.fetchval("select type from events") == "BookmarkAdded"
 
@@ -116,7 +127,9 @@ async def test_tailing_many_concurrent_writers_misses_nothing(pool: Pool) -> Non
     async def write(i: int) -> None:
         for j in range(25):
             async with pool.acquire() as conn, conn.transaction():
-                await STORE.append(conn, f"w-{i}-{j}", [BookmarkAdded(tool="t")], expected_version=0)
+                await STORE.append(
+                    conn, f"w-{i}-{j}", [BookmarkAdded(tool="t")], expected_version=0
+                )
 
     async def tail() -> None:
         cursor = Cursor()
@@ -149,11 +162,15 @@ class Rated(Event, frozen=True, kw_only=True):
 def test_old_shapes_are_upcast_before_decoding() -> None:
     codec = EventCodec([Rated])
     codec.register_upcaster("Rated", 1, lambda d: {"tool": d["name"], "stars": d["stars"]})
-    codec.register_upcaster("Rated", 2, lambda d: {"tool": d["tool"], "score": d["stars"] * 20,
-                                                   "scale": 100})
-    assert codec.decode("Rated", 1, b'{"name": "x", "stars": 4}') == Rated(tool="x", score=80, scale=100)
+    codec.register_upcaster(
+        "Rated", 2, lambda d: {"tool": d["tool"], "score": d["stars"] * 20, "scale": 100}
+    )
+    assert codec.decode("Rated", 1, b'{"name": "x", "stars": 4}') == Rated(
+        tool="x", score=80, scale=100
+    )
     assert codec.decode("Rated", 3, b'{"tool": "x", "score": 5, "scale": 10}') == Rated(
-        tool="x", score=5, scale=10)
+        tool="x", score=5, scale=10
+    )
     with pytest.raises(ValueError, match="no upcaster"):
         EventCodec([Rated]).decode("Rated", 1, b"{}")
 

@@ -60,7 +60,9 @@ class CatalogState:
 _doc_encoder = msgspec.json.Encoder()
 _doc_decoder = msgspec.json.Decoder(ComparisonDoc)
 
-_TOOL_COLS = "slug, name, vendor, category, tagline, description, pricing_entry, listed_at, revised_at"
+_TOOL_COLS = (
+    "slug, name, vendor, category, tagline, description, pricing_entry, listed_at, revised_at"
+)
 _CMP_COLS = "slug, title, published_at, tool_a, tool_b, doc, withdrawn_at"
 
 
@@ -72,18 +74,21 @@ class CatalogProjection:
     """Maintains ``tools`` and ``comparisons``."""
 
     name = "catalog"
-    tables = ("tools", "comparisons")
-    handles = frozenset(
-        {"ToolListed", "ToolRevised", "ComparisonPublished", "ComparisonRevised",
-         "ComparisonWithdrawn"}
+    tables: tuple[str, ...] = ("tools", "comparisons")
+    handles: frozenset[str] = frozenset(
+        {
+            "ToolListed",
+            "ToolRevised",
+            "ComparisonPublished",
+            "ComparisonRevised",
+            "ComparisonWithdrawn",
+        }
     )
 
     def empty(self) -> CatalogState:
         return CatalogState()
 
-    async def load(
-        self, conn: Connection, t: Tables, events: Sequence[Recorded]
-    ) -> CatalogState:
+    async def load(self, conn: Connection, t: Tables, events: Sequence[Recorded]) -> CatalogState:
         state = CatalogState()
         tools = [_slug_of(e) for e in events if e.stream_id.startswith("tool-")]
         cmps = [_slug_of(e) for e in events if e.stream_id.startswith("comparison-")]
@@ -106,14 +111,25 @@ class CatalogProjection:
         if isinstance(ev, ToolListed):  # ToolRevised subclasses it
             listed = state.tools[ev.slug].listed_at if ev.slug in state.tools else rec.recorded_at
             state.tools[ev.slug] = ToolRow(
-                ev.slug, ev.name, ev.vendor, ev.category, ev.tagline, ev.description,
-                ev.pricing_entry, listed, rec.recorded_at,
+                ev.slug,
+                ev.name,
+                ev.vendor,
+                ev.category,
+                ev.tagline,
+                ev.description,
+                ev.pricing_entry,
+                listed,
+                rec.recorded_at,
             )
             state.dirty_tools.add(ev.slug)
         elif isinstance(ev, ComparisonPublished):  # ComparisonRevised subclasses it
             old = state.comparisons.get(ev.slug)
             state.comparisons[ev.slug] = ComparisonRow(
-                ev.slug, ev.title, ev.published_at, ev.tools[0], ev.tools[1],
+                ev.slug,
+                ev.title,
+                ev.published_at,
+                ev.tools[0],
+                ev.tools[1],
                 ComparisonDoc(sides=ev.sides, reviews=ev.reviews),
                 old.withdrawn_at if old and isinstance(ev, ComparisonRevised) else None,
             )
@@ -154,13 +170,29 @@ class CatalogProjection:
 
 
 def _tool_tuple(r: ToolRow) -> tuple[object, ...]:
-    return (r.slug, r.name, r.vendor, r.category, r.tagline, r.description, r.pricing_entry,
-            r.listed_at, r.revised_at)
+    return (
+        r.slug,
+        r.name,
+        r.vendor,
+        r.category,
+        r.tagline,
+        r.description,
+        r.pricing_entry,
+        r.listed_at,
+        r.revised_at,
+    )
 
 
 def _cmp_tuple(r: ComparisonRow) -> tuple[object, ...]:
-    return (r.slug, r.title, r.published_at, r.tool_a, r.tool_b,
-            _doc_encoder.encode(r.doc).decode(), r.withdrawn_at)
+    return (
+        r.slug,
+        r.title,
+        r.published_at,
+        r.tool_a,
+        r.tool_b,
+        _doc_encoder.encode(r.doc).decode(),
+        r.withdrawn_at,
+    )
 
 
 CATALOG = CatalogProjection()

@@ -43,15 +43,15 @@ class CommunityProjection:
     """Maintains ``reader_votes``, ``reader_bookmarks`` and the community counters."""
 
     name = "community"
-    tables = ("reader_votes", "reader_bookmarks", "counters", "counter_deltas")
-    handles = frozenset({"VoteCast", "VoteWithdrawn", "BookmarkAdded", "BookmarkRemoved"})
+    tables: tuple[str, ...] = ("reader_votes", "reader_bookmarks", "counters", "counter_deltas")
+    handles: frozenset[str] = frozenset(
+        {"VoteCast", "VoteWithdrawn", "BookmarkAdded", "BookmarkRemoved"}
+    )
 
     def empty(self) -> CommunityState:
         return CommunityState()
 
-    async def load(
-        self, conn: Connection, t: Tables, events: Sequence[Recorded]
-    ) -> CommunityState:
+    async def load(self, conn: Connection, t: Tables, events: Sequence[Recorded]) -> CommunityState:
         readers = sorted({reader_of(e.stream_id) for e in events})
         state = CommunityState()
         for r in await conn.fetch(

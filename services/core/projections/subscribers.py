@@ -47,10 +47,15 @@ class SubscribersProjection:
     """Maintains ``subscribers``."""
 
     name = "subscribers"
-    tables = ("subscribers",)
-    handles = frozenset(
-        {"SubscriptionRequested", "SubscriptionConfirmed", "Unsubscribed", "DigestBounced",
-         "SubscriberErased"}
+    tables: tuple[str, ...] = ("subscribers",)
+    handles: frozenset[str] = frozenset(
+        {
+            "SubscriptionRequested",
+            "SubscriptionConfirmed",
+            "Unsubscribed",
+            "DigestBounced",
+            "SubscriberErased",
+        }
     )
 
     def empty(self) -> SubscribersState:
@@ -108,8 +113,18 @@ class SubscribersProjection:
                 " requested_at = excluded.requested_at, confirmed_at = excluded.confirmed_at,"
                 " unsubscribed_at = excluded.unsubscribed_at,"
                 " unsubscribe_reason = excluded.unsubscribe_reason, bounces = excluded.bounces",
-                [(r.subscriber_id, r.status, r.requested_at, r.confirmed_at, r.unsubscribed_at,
-                  r.unsubscribe_reason, r.bounces) for r in rows],
+                [
+                    (
+                        r.subscriber_id,
+                        r.status,
+                        r.requested_at,
+                        r.confirmed_at,
+                        r.unsubscribed_at,
+                        r.unsubscribe_reason,
+                        r.bounces,
+                    )
+                    for r in rows
+                ],
             )
         state.dirty.clear()
 
