@@ -181,3 +181,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     except VerdictsError as exc:
         console.print(f"[red]error:[/] {exc}")
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -60,7 +60,7 @@ def run_dev(settings: Settings) -> int:
     # SIGTERM (a supervisor, `timeout`) stops as cleanly as Ctrl-C, so the embedded
     # PostgreSQL is shut down by its exit hook instead of being left running.
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    data = settings.data_dir
+    data = settings.data_path
     data.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         env = dict(os.environ)

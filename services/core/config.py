@@ -55,10 +55,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
-    data_dir: Path = PROJECT_ROOT / ".verdicts"
+    data_dir: str = str(PROJECT_ROOT / ".verdicts")
     mail_from: str = "Weekly AI Tool Verdicts <digest@verdicts.localhost>"
     digest_cron: str = "0 8 * * 1"
     db_pool_size: int = 10
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
 
     @property
     def smtp(self) -> SmtpTarget:
@@ -90,6 +94,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ)
     raw = {field: env[var] for field, var in _ENV.items() if env.get(var)}
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SystemExit(f"configuration error: {exc}") from None
+    if "public_url" not in raw:
+        settings = settings.with_(public_url=f"http://{settings.host}:{settings.port}")
+    return settings

@@ -1,0 +1,98 @@
+"""The operator commands, run as a newcomer would: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from services.core import readers
+from services.core.catalog import DEMO_CATALOG
+from services.core.store import Pool
+from services.embedded import free_port
+
+VERDICTS = [sys.executable, "-m", "services.cli"]
+
+
+def run(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": dsn}
+    return subprocess.run([*VERDICTS, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_import_replay_verify_tally(pool: Pool, dsn: str) -> None:
+    first = run(dsn, "catalog", "import", str(DEMO_CATALOG))
+    assert first.returncode == 0, first.stderr
+    assert "11 event(s) appended" in first.stderr
+    assert (
+        "0 event(s) appended, 11 unchanged"
+        in run(dsn, "catalog", "import", str(DEMO_CATALOG)).stderr
+    )
+
+    cmp, tool = "claude-files-api-vs-azure-ai-foundry-voice-router", "claude-files-api"
+    await readers.cast_vote(pool, str(uuid.uuid4()), cmp, tool, "ship")
+    replayed = run(dsn, "replay")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "rebuilt catalog, community, subscribers from 12 events" in replayed.stderr
+
+    ok = run(dsn, "verify")
+    assert ok.returncode == 0 and "no drift" in ok.stderr
+    tally = run(dsn, "tally", cmp)
+    assert tool in tally.stdout and "100%" in tally.stdout
+
+    await pool.execute(
+        "insert into counter_deltas (metric, subject, day, delta)"
+        " values ('ship', $1, current_date, 5)",
+        f"{cmp}/{tool}",
+    )
+    drift = run(dsn, "verify")
+    assert drift.returncode == 1
+    assert "drifted" in drift.stderr and "6/0" in drift.stderr and "1/0" in drift.stderr
+
+
+def test_errors_are_one_line_not_tracebacks(dsn: str, tmp_path: Path) -> None:
+    bad = tmp_path / "c.json"
+    bad.write_text(json.dumps({"tools": [{"slug": "x"}]}))
+    result = run(dsn, "catalog", "import", str(bad))
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "Traceback" not in result.stderr
+    unknown = run(dsn, "replay", "nope")
+    assert unknown.returncode == 2 and "no projection 'nope'" in unknown.stderr
+
+
+def test_dev_starts_everything_embedded_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_URL")
+    }
+    env.update(
+        VERDICTS_DATA_DIR=str(tmp_path / "data"),
+        PORT=str(port),
+        PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
+    proc = subprocess.Popen(
+        [*VERDICTS, "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        health: dict[str, object] = {}
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and health.get("worker") != "ok":
+            time.sleep(0.5)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    health = json.load(r)
+            except OSError:
+                continue
+        assert health.get("ok") is True and health.get("worker") == "ok", health
+        assert health["events"] == 11, "the demo catalog is loaded"
+        assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "verdicts is running" in out and "every mail is a file in" in out
