@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +16,7 @@ from tests.conftest import with_database
 
 @pytest.fixture
 async def empty_dsn(pg_admin_dsn: str) -> str:
-    name = f"verdicts_mig_{id(object())}"
+    name = f"verdicts_mig_{uuid.uuid4().hex}"
     conn = await asyncpg.connect(pg_admin_dsn)
     try:
         await conn.execute(f"create database {name}")
