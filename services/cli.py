@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from services.core import tallies
+from services.core import subscribers, tallies
 from services.core.catalog import import_catalog, load_catalog
 from services.core.config import Settings, load_settings
 from services.core.db import connect, create_pool
@@ -76,6 +76,29 @@ def catalog_import(settings: Settings, file: Path) -> None:
         for line in report.listed + report.published + report.revised:
             console.print(f"  appended: {line}")
         console.print(f"{report.appended} event(s) appended, {report.unchanged} unchanged")
+
+    _run(go())
+
+
+@main.group()
+def subscriber() -> None:
+    """Subscribers of the weekly digest."""
+
+
+@subscriber.command("erase")
+@click.argument("who")
+@click.pass_obj
+def subscriber_erase(settings: Settings, who: str) -> None:
+    """Erase WHO (an email address or a subscriber id): delete the address, keep the log."""
+
+    async def go() -> None:
+        pool = await create_pool(_dsn(settings), size=2)
+        try:
+            sid = await subscribers.find_subscriber(pool, who)
+            await subscribers.erase_subscriber(pool, sid)
+        finally:
+            await pool.close()
+        console.print(f"erased subscriber {sid}: address deleted, SubscriberErased appended")
 
     _run(go())
 

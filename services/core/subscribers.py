@@ -142,6 +142,24 @@ async def unsubscribe(pool: Pool, subscriber_id: str, reason: UnsubscribeReason)
     return await with_retries(pool, work)
 
 
+async def find_subscriber(pool: Pool, who: str) -> str:
+    """The subscriber id for an email address or an id; ``UnknownSubscriber`` if none."""
+    try:
+        sid = str(uuid.UUID(who))
+    except ValueError:
+        sid = await pool.fetchval(
+            "select subscriber_id::text from subscriber_emails where email = $1",
+            normalise_email(who),
+        )
+    else:
+        sid = await pool.fetchval(
+            "select subscriber_id::text from subscribers where subscriber_id = $1::uuid", sid
+        )
+    if sid is None:
+        raise UnknownSubscriber(who)
+    return str(sid)
+
+
 async def erase_subscriber(pool: Pool, subscriber_id: str) -> None:
     """Delete the subscriber's address and record the erasure; the log stays whole."""
 
