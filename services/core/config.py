@@ -59,6 +59,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mail_from: str = "Weekly AI Tool Verdicts <digest@verdicts.localhost>"
     digest_cron: str = "0 8 * * 1"
     db_pool_size: int = 10
+    operator_token: str | None = None
+    smtp_connections: int = 4
+    mail_batch_size: int = 50
+    mail_lease_seconds: float = 120.0
+    mail_retry_seconds: float = 60.0
+    mail_max_attempts: int = 6
+    confirm_daily_limit: int = 3
 
     @property
     def data_path(self) -> Path:
@@ -84,6 +91,13 @@ _ENV = {
     "mail_from": "MAIL_FROM",
     "digest_cron": "DIGEST_CRON",
     "db_pool_size": "DB_POOL_SIZE",
+    "operator_token": "OPERATOR_TOKEN",
+    "smtp_connections": "SMTP_CONNECTIONS",
+    "mail_batch_size": "MAIL_BATCH_SIZE",
+    "mail_lease_seconds": "MAIL_LEASE_SECONDS",
+    "mail_retry_seconds": "MAIL_RETRY_SECONDS",
+    "mail_max_attempts": "MAIL_MAX_ATTEMPTS",
+    "confirm_daily_limit": "CONFIRM_DAILY_LIMIT",
 }
 
 
