@@ -21,6 +21,7 @@ from services.core.db import connect, create_pool
 from services.core.errors import VerdictsError
 from services.core.migrations import migrate as run_migrations
 from services.core.replay import replay as run_replay
+from services.worker.cli import digest_group
 
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -205,6 +206,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         console.print(f"[red]error:[/] {exc}")
         sys.exit(2)
 
+
+main.add_command(digest_group)
 
 if __name__ == "__main__":
     main()

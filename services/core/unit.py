@@ -10,10 +10,11 @@ from .events import Event
 from .projections.base import LIVE, Projection, project
 from .projections.catalog import CATALOG
 from .projections.community import COMMUNITY
+from .projections.deliveries import DELIVERIES
 from .projections.subscribers import SUBSCRIBERS
 from .store import AppendResult, Connection, EventStore, Metadata, Pool
 
-INLINE: tuple[Projection[Any], ...] = (CATALOG, COMMUNITY, SUBSCRIBERS)
+INLINE: tuple[Projection[Any], ...] = (CATALOG, COMMUNITY, SUBSCRIBERS, DELIVERIES)
 """Projections updated in the append transaction: a request reads its own writes."""
 
 STORE = EventStore()

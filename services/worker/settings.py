@@ -1,23 +1,42 @@
 """arq worker settings: ``arq services.worker.settings.WorkerSettings`` starts it.
 
-Delivery semantics (arq's, said loudly): jobs run **at least once**. Every job here is
-small and idempotent; durable state lives in PostgreSQL, never in Redis.
+Delivery semantics (arq's, said loudly): jobs run **at least once**, cron jobs at most
+once per fire (``max_tries=1``). Every job here is small, bounded and idempotent;
+durable state lives in PostgreSQL, never in Redis. ``arq --check
+services.worker.settings.WorkerSettings`` exits 0 while a worker is healthy.
+
+Shutdown: on SIGTERM/SIGINT the worker stops taking jobs and lets running ones finish
+for ``job_completion_wait`` seconds (longer than any send budget) before cancelling; a
+cancelled send gives its unsent batch back, and the reaper settles the rest.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from datetime import UTC
+from typing import Any, ClassVar
 
 from arq import cron
 from arq.connections import RedisSettings
 
 from services.core.config import load_settings
 from services.core.db import create_pool
-from services.core.health import WORKER_HEARTBEAT_KEY
-from services.core.projections.counters import compact
 
-Ctx = dict[str, Any]
+from .confirmations import ConfirmationKind
+from .jobs import (
+    Ctx,
+    compact_counters,
+    deliver_digests,
+    heartbeat,
+    issue_weekly_digest,
+    send_confirmations,
+)
+from .schedule import InvalidSchedule, Schedule
+
+_settings = load_settings()
+try:
+    _schedule = Schedule.parse(_settings.digest_cron)
+except InvalidSchedule as exc:
+    raise SystemExit(f"configuration error: {exc}") from None
 
 
 async def startup(ctx: Ctx) -> None:
@@ -25,7 +44,9 @@ async def startup(ctx: Ctx) -> None:
     if not settings.database_url:
         raise SystemExit("DATABASE_URL must be set for the worker (or use `verdicts dev`)")
     ctx["settings"] = settings
-    ctx["pool"] = await create_pool(settings.database_url, size=5)
+    ctx["schedule"] = _schedule
+    ctx["pool"] = await create_pool(settings.database_url, size=settings.smtp_connections + 4)
+    ctx["confirmation_kind"] = ConfirmationKind(settings)
     await heartbeat(ctx)
 
 
@@ -34,33 +55,23 @@ async def shutdown(ctx: Ctx) -> None:
         await pool.close()
 
 
-async def heartbeat(ctx: Ctx) -> None:
-    """Tell `/healthz` this worker is alive."""
-    await ctx["redis"].set(WORKER_HEARTBEAT_KEY, str(time.time()), ex=300)
-
-
-async def compact_counters(ctx: Ctx) -> int:
-    """Fold counter deltas (the API does this too; one at a time, the rest skip)."""
-    async with ctx["pool"].acquire() as conn:
-        return await compact(conn)
-
-
-def _redis_settings() -> RedisSettings:
-    return RedisSettings.from_dsn(load_settings().redis_url or "redis://127.0.0.1:6379/0")
-
-
 class WorkerSettings:
     """arq's settings class for the verdicts worker."""
 
-    functions: list[Any] = []
-    cron_jobs = [
-        cron(heartbeat, second={0, 15, 30, 45}, run_at_startup=False, timeout=10),
+    functions: ClassVar[list[Any]] = [issue_weekly_digest, deliver_digests, send_confirmations]
+    cron_jobs: ClassVar[list[Any]] = [
+        cron(heartbeat, second={0, 15, 30, 45}, timeout=10),
         cron(compact_counters, second={5, 35}, timeout=60),
+        cron(send_confirmations, second=set(range(0, 60, 2)), timeout=60),
+        cron(deliver_digests, second={1, 11, 21, 31, 41, 51}, timeout=60),
+        cron(issue_weekly_digest, **_schedule.arq_options(), timeout=120, max_tries=1),
     ]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = _redis_settings()
+    redis_settings = RedisSettings.from_dsn(_settings.redis_url or "redis://127.0.0.1:6379/0")
+    timezone = UTC
     health_check_interval = 10
     job_timeout = 60
-    max_tries = 5
+    max_tries = 3
+    job_completion_wait = 20
     allow_abort_jobs = True

@@ -38,7 +38,7 @@ async def test_import_replay_verify_tally(pool: Pool, dsn: str) -> None:
     await readers.cast_vote(pool, str(uuid.uuid4()), cmp, tool, "ship")
     replayed = run(dsn, "replay")
     assert replayed.returncode == 0, replayed.stderr
-    assert "rebuilt catalog, community, subscribers from 12 events" in replayed.stderr
+    assert "rebuilt catalog, community, subscribers, deliveries from 12 events" in replayed.stderr
 
     ok = run(dsn, "verify")
     assert ok.returncode == 0 and "no drift" in ok.stderr

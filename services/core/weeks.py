@@ -1,0 +1,75 @@
+"""ISO weeks (``2026-W47``): what a digest is issued for."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
+
+from .errors import VerdictsError
+
+_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
+_DASH = "\N{EN DASH}"
+
+
+class InvalidWeek(VerdictsError):
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(f"not an ISO week: {text!r} ({reason}); write it like 2026-W47")
+        self.text = text
+
+
+class IsoWeek(NamedTuple):
+    """One ISO 8601 week, Monday 00:00 UTC to the next Monday."""
+
+    year: int
+    week: int
+
+    @classmethod
+    def parse(cls, text: str) -> IsoWeek:
+        """``2026-W47`` -> IsoWeek; ``InvalidWeek`` for anything else."""
+        match = _PATTERN.match(text.strip())
+        if not match:
+            raise InvalidWeek(text, "expected YYYY-Www")
+        year, week = int(match[1]), int(match[2])
+        try:
+            date.fromisocalendar(year, week, 1)
+        except ValueError as exc:
+            raise InvalidWeek(text, str(exc)) from None
+        return cls(year, week)
+
+    @classmethod
+    def of(cls, moment: datetime) -> IsoWeek:
+        """The week ``moment`` (timezone-aware) falls in, in UTC."""
+        year, week, _ = moment.astimezone(UTC).isocalendar()
+        return cls(year, week)
+
+    @classmethod
+    def last_complete(cls, now: datetime) -> IsoWeek:
+        """The most recent week that has ended by ``now``."""
+        return cls.of(now).previous
+
+    def __str__(self) -> str:
+        return f"{self.year}-W{self.week:02d}"
+
+    @property
+    def start(self) -> datetime:
+        monday = date.fromisocalendar(self.year, self.week, 1)
+        return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=7)
+
+    @property
+    def previous(self) -> IsoWeek:
+        return IsoWeek.of(self.start - timedelta(days=1))
+
+    @property
+    def label(self) -> str:
+        """Human dates, e.g. ``16\N{EN DASH}22 Nov 2026``."""
+        first, last = self.start, self.end - timedelta(days=1)
+        if first.month == last.month:
+            return f"{first.day}{_DASH}{last.day} {last:%b %Y}"
+        if first.year == last.year:
+            return f"{first.day} {first:%b} {_DASH} {last.day} {last:%b %Y}"
+        return f"{first.day} {first:%b %Y} {_DASH} {last.day} {last:%b %Y}"

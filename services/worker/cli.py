@@ -1,0 +1,222 @@
+"""`verdicts digest`: preview, send and inspect the weekly digest from a shell."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import msgspec
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from services.core import digest
+from services.core.config import Settings
+from services.core.db import create_pool
+from services.core.errors import VerdictsError
+from services.core.mailrender import UNSUBSCRIBE_URL, RenderedMail
+from services.core.store import Pool
+from services.core.weeks import IsoWeek
+
+from .digest import send_week
+from .dispatch import Progress as DispatchProgress
+
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+class WeekType(click.ParamType[IsoWeek]):
+    name = "week"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> IsoWeek:
+        if isinstance(value, IsoWeek):
+            return value
+        try:
+            return IsoWeek.parse(str(value))
+        except VerdictsError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+WEEK = click.option("--week", type=WeekType(), metavar="YYYY-Www", help="ISO week, e.g. 2026-W47.")
+
+
+def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]], *, size: int = 2) -> T:
+    if not settings.database_url:
+        raise click.UsageError("DATABASE_URL is not set (the embedded default is `verdicts dev`)")
+    dsn = settings.database_url
+
+    async def go() -> T:
+        pool = await create_pool(dsn, size=size)
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    return _run(go())
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro``; a domain error becomes a one-line message and exit code 2."""
+    try:
+        return asyncio.run(coro)
+    except VerdictsError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+
+
+@click.group("digest")
+def digest_group() -> None:
+    """The weekly verdict digest."""
+
+
+@digest_group.command()
+@WEEK
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory for digest-<week>.html and .txt.",
+)
+@click.pass_obj
+def preview(settings: Settings, week: IsoWeek | None, out: Path) -> None:
+    """Write the next digest (or --week's) as HTML and text files; sends nothing."""
+
+    async def work(pool: Pool) -> tuple[IsoWeek, RenderedMail | None]:
+        async with pool.acquire() as conn:
+            target = week or await digest.next_week(conn, datetime.now(UTC))
+            return target, await digest.preview(conn, settings, target)
+
+    target, mail = _with_pool(settings, work)
+    if mail is None:
+        console.print(f"nothing published in {target}: there is no digest to preview")
+        sys.exit(1)
+    sample = f"{settings.public_url.rstrip('/')}/unsubscribe?token=preview"
+    out.mkdir(parents=True, exist_ok=True)
+    for suffix, body in (("html", mail.html), ("txt", mail.text)):
+        path = out / f"digest-{target}.{suffix}"
+        path.write_text(body.replace(UNSUBSCRIBE_URL, sample))
+        console.print(f"wrote {path}")
+    console.print(f"subject: {mail.subject}")
+
+
+@digest_group.command()
+@WEEK
+@click.pass_obj
+def send(settings: Settings, week: IsoWeek | None) -> None:
+    """Issue the digest of --week (default: the last complete week) and send it now.
+
+    Running it again for the same week sends nothing new. Stops with exit code 1 if
+    the SMTP server cannot be reached (what is left waits for the next run)."""
+    target = week or IsoWeek.last_complete(datetime.now(UTC))
+
+    async def work(pool: Pool) -> int:
+        result = await digest.issue(pool, settings, target)
+        if result.outcome is digest.IssueOutcome.NOTHING_NEW:
+            console.print(f"nothing published in {target}: nothing to send")
+            return 0
+        verb = "issued" if result.outcome is digest.IssueOutcome.ISSUED else "already issued"
+        console.print(
+            f"{target} {verb}: {result.comparisons} comparison(s), {result.recipients} recipient(s)"
+        )
+        return await _send_until_done(pool, settings, target, result.recipients)
+
+    sys.exit(_with_pool(settings, work, size=settings.smtp_connections + 2))
+
+
+async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total: int) -> int:
+    sent_now = 0
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(f"sending {week}", total=total)
+
+        async def settled() -> int:
+            async with pool.acquire() as conn:
+                s = await digest.status(conn, week)
+            return s.recipients - s.pending
+
+        bar.update(task, completed=await settled())
+        while True:
+            base = await settled()
+
+            def show(p: DispatchProgress, base: int = base) -> None:
+                bar.update(task, completed=base + p.settled)
+
+            run = await send_week(pool, settings, week, on_progress=show)
+            sent_now += run.progress.sent
+            bar.update(task, completed=await settled())
+            if run.complete:
+                break
+            if run.progress.smtp_down:
+                console.print(f"[red]{run.progress.smtp_down}[/]: run again later")
+                return 1
+            # Rows leased by another (or a killed) sender, or waiting for a retry.
+            await asyncio.sleep(min(1.0, settings.mail_retry_seconds))
+    async with pool.acquire() as conn:
+        s = await digest.status(conn, week)
+    console.print(
+        f"sent {sent_now} now; {week}: {s.sent} sent, {s.states.get('bounced', 0)} bounced,"
+        f" {s.states.get('failed', 0)} failed, {s.states.get('skipped', 0)} skipped,"
+        f" {s.states.get('unknown', 0)} unknown"
+    )
+    return 0
+
+
+@digest_group.command()
+@WEEK
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
+@click.pass_obj
+def status(settings: Settings, week: IsoWeek | None, as_json: bool) -> None:
+    """How many of --week's digest (default: the latest issued) are sent, pending, bounced."""
+
+    async def work(pool: Pool) -> int:
+        async with pool.acquire() as conn:
+            target = week or await digest.latest_issued(conn)
+            if target is None:
+                console.print("no digest has been issued yet")
+                return 1
+            s = await digest.status(conn, target)
+        if as_json:
+            click.echo(msgspec.json.encode(s).decode())
+            return 0
+        if s.issued_at is None:
+            console.print(f"{target} has not been issued")
+            return 1
+        table = Table("state", "count", title=f"digest {target}")
+        table.add_row("recipients (frozen at issue)", str(s.recipients))
+        for state in (
+            "sent",
+            "pending",
+            "claimed",
+            "sending",
+            "unknown",
+            "bounced",
+            "failed",
+            "skipped",
+        ):
+            table.add_row(state, str(s.states.get(state, 0)))
+        table.add_row("ledger: delivered", str(s.delivered))
+        table.add_row("ledger: duplicate deliveries", str(s.duplicates))
+        Console().print(table)
+        done = f"completed {s.completed_at:%Y-%m-%d %H:%M} UTC" if s.completed_at else "in progress"
+        console.print(f"issued {s.issued_at:%Y-%m-%d %H:%M} UTC, {done}")
+        if s.states.get("unknown"):
+            console.print(
+                "[yellow]unknown[/]: the connection broke during or after DATA, or a sender"
+                " died mid-transaction; these may have been delivered and are not re-sent"
+            )
+        return 0
+
+    sys.exit(_with_pool(settings, work))

@@ -1,0 +1,170 @@
+"""Sending an issued digest: one message per frozen recipient, recorded in the log.
+
+The issue was rendered once (``digest_issues``); each message only gets the
+recipient's address, its unsubscribe token, a ``Date`` and a ``Message-ID`` stable
+per (week, subscriber). A delivery appends ``DigestDelivered`` to the subscriber's
+stream under the idempotency key ``digest-<week>``, so the log holds at most one
+outcome per subscriber and week whatever retries or races happen; a 5xx appends
+``DigestBounced`` (permanent), and the third permanent bounce unsubscribes
+(``Unsubscribed``, reason ``bounce``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.core import digest
+from services.core.config import Settings
+from services.core.events import DigestBounced, DigestDelivered, Event, Unsubscribed
+from services.core.mailrender import UNSUBSCRIBE_URL
+from services.core.mime import MailTemplate, Outgoing, mail_domain
+from services.core.store import Connection, Pool
+from services.core.subscribers import subscriber_stream
+from services.core.tokens import Purpose, Tokens
+from services.core.unit import STORE, append, with_retries
+from services.core.weeks import IsoWeek
+
+from .dispatch import Dispatcher, Progress
+from .queue import Claimed, Queue
+from .smtp import Attempt
+
+BOUNCES_TO_UNSUBSCRIBE = 3
+
+RECIPIENTS = Queue("digest_recipients", eligible="confirmed")
+
+
+def message_id(week: IsoWeek, subscriber_id: str, domain: str) -> str:
+    """Stable per (week, subscriber): a re-send is recognisably the same message."""
+    return f"<digest-{week}-{subscriber_id}@{domain}>"
+
+
+@dataclass
+class DigestKind:
+    """One issued week's recipients as a ``dispatch.Kind``."""
+
+    settings: Settings
+    week: IsoWeek
+    template: MailTemplate
+    queue: Queue = RECIPIENTS
+
+    def __post_init__(self) -> None:
+        self._tokens = Tokens(self.settings.secret_key)
+        self._site = self.settings.public_url.rstrip("/")
+        self._domain = mail_domain(self.settings.mail_from)
+
+    @classmethod
+    async def load(cls, conn: Connection, settings: Settings, week: IsoWeek) -> DigestKind | None:
+        """The kind for an issued ``week``; ``None`` if it was never issued."""
+        mail = await digest.issued_mail(conn, week)
+        if mail is None:
+            return None
+        domain = mail_domain(settings.mail_from)
+        template = MailTemplate(
+            sender=settings.mail_from,
+            mail=mail,
+            headers=(
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("List-Id", f"Weekly AI Tool Verdicts <digest.{domain}>"),
+                ("Precedence", "bulk"),
+            ),
+        )
+        return cls(settings, week, template)
+
+    async def claim(self, conn: Connection, owner: str, limit: int, lease: float) -> list[Claimed]:
+        return await self.queue.claim(conn, owner, limit, lease, week=str(self.week))
+
+    def compose(self, item: Claimed, now: datetime) -> Outgoing:
+        token = self._tokens.issue(Purpose.UNSUBSCRIBE, item.subscriber_id)
+        one_click = f"{self._site}/unsubscribe/one-click?token={token}"
+        mailto = f"mailto:unsubscribe@{self._domain}?subject=unsubscribe%20{token}"
+        return self.template.personalise(
+            to=item.email,
+            message_id=message_id(self.week, item.subscriber_id, self._domain),
+            date=now,
+            fields={UNSUBSCRIBE_URL: f"{self._site}/unsubscribe?token={token}"},
+            headers=(("List-Unsubscribe", f"<{one_click}>, <{mailto}>"),),
+        )
+
+    async def _outcome(
+        self, pool: Pool, item: Claimed, event: Event, state: str, code: int | None, detail: str
+    ) -> None:
+        stream = subscriber_stream(item.subscriber_id)
+
+        async def work(conn: Connection) -> None:
+            if await conn.fetchval(
+                "select state = 'sent' from digest_recipients where id = $1 for update", item.id
+            ):
+                return
+            recorded = await append(
+                conn,
+                stream,
+                [event],
+                expected_version=await STORE.stream_version(conn, stream),
+                idempotency_key=f"digest-{self.week}",
+            )
+            # A row the reaper marked unknown while we were sending is known now.
+            await self.queue.settle(conn, item.id, state, code=code, detail=detail or None)
+            if isinstance(event, DigestBounced) and event.permanent and not recorded.replayed:
+                await _unsubscribe_after_bounces(conn, item.subscriber_id, stream)
+
+        await with_retries(pool, work)
+
+    async def delivered(self, pool: Pool, item: Claimed, message: Outgoing) -> None:
+        event = DigestDelivered(week=str(self.week), message_id=message.message_id)
+        await self._outcome(pool, item, event, "sent", None, "")
+
+    async def refused(
+        self, pool: Pool, item: Claimed, attempt: Attempt, *, permanent: bool
+    ) -> None:
+        event = DigestBounced(week=str(self.week), code=attempt.code or 0, permanent=permanent)
+        state = "bounced" if permanent else "failed"
+        await self._outcome(pool, item, event, state, attempt.code, attempt.detail)
+
+
+async def _unsubscribe_after_bounces(conn: Connection, subscriber_id: str, stream: str) -> None:
+    row = await conn.fetchrow(
+        "select status, bounces from subscribers where subscriber_id = $1::uuid", subscriber_id
+    )
+    if row and row[0] in ("pending", "confirmed") and row[1] >= BOUNCES_TO_UNSUBSCRIBE:
+        await append(
+            conn,
+            stream,
+            [Unsubscribed(reason="bounce")],
+            expected_version=await STORE.stream_version(conn, stream),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WeekRun:
+    """What one pass over a week did, and whether the week is complete."""
+
+    week: IsoWeek
+    progress: Progress
+    reaped_unknown: int
+    complete: bool
+
+
+async def send_week(
+    pool: Pool,
+    settings: Settings,
+    week: IsoWeek,
+    *,
+    budget: float | None = None,
+    owner: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> WeekRun:
+    """One pass: reap expired leases, send what is due for ``week``, complete it if
+    nothing is left. Safe to run from several processes at once."""
+    async with pool.acquire() as conn:
+        reaped = await RECIPIENTS.reap(conn)
+        kind = await DigestKind.load(conn, settings, week)
+    if kind is None:
+        return WeekRun(week, Progress(), reaped.unknown, complete=False)
+    dispatcher = Dispatcher(pool, settings, kind, on_progress=on_progress)
+    if owner is not None:
+        dispatcher.owner = owner
+    progress = await dispatcher.run(budget=budget)
+    complete = await digest.complete_if_done(pool, week)
+    return WeekRun(week, progress, reaped.unknown, complete)

@@ -1,0 +1,83 @@
+"""The arq jobs: small, bounded, idempotent. The truth they act on is in PostgreSQL.
+
+arq runs jobs at least once, a cron job only once (``max_tries=1``) and dedupes job
+ids only while their keys live; none of that matters here, because every job re-reads
+its work from PostgreSQL and every step is idempotent there.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.core import digest
+from services.core.health import WORKER_HEARTBEAT_KEY
+from services.core.projections.counters import compact
+from services.core.weeks import IsoWeek
+
+from .confirmations import CONFIRMATIONS, ConfirmationKind, ingest
+from .digest import send_week
+from .dispatch import Dispatcher
+from .schedule import Schedule
+
+Ctx = dict[str, Any]
+
+CONFIRMATION_BUDGET = 10.0
+"""Seconds a confirmation run may send for; it runs every 2 s."""
+DIGEST_BUDGET = 8.0
+"""Seconds a digest run may send for: below its 10 s period and the shutdown grace."""
+
+
+async def heartbeat(ctx: Ctx) -> None:
+    """Tell `/healthz` this worker is alive."""
+    await ctx["redis"].set(WORKER_HEARTBEAT_KEY, str(time.time()), ex=300)
+
+
+async def compact_counters(ctx: Ctx) -> int:
+    """Fold counter deltas (the API does this too; one at a time, the rest skip)."""
+    async with ctx["pool"].acquire() as conn:
+        folded: int = await compact(conn)
+        return folded
+
+
+async def send_confirmations(ctx: Ctx) -> dict[str, int]:
+    """File new subscription requests from the log and send due confirmation mails."""
+    pool, settings = ctx["pool"], ctx["settings"]
+    async with pool.acquire() as conn:
+        reaped = await CONFIRMATIONS.reap(conn)
+    filed = await ingest(pool, daily_limit=settings.confirm_daily_limit)
+    kind: ConfirmationKind = ctx["confirmation_kind"]
+    progress = await Dispatcher(pool, settings, kind).run(budget=CONFIRMATION_BUDGET)
+    return {"filed": filed, "sent": progress.sent, "unknown": reaped.unknown + progress.unknown}
+
+
+async def issue_weekly_digest(ctx: Ctx, week: str | None = None) -> str:
+    """Issue the digest of ``week`` (default: the last complete ISO week) once."""
+    pool, settings = ctx["pool"], ctx["settings"]
+    target = IsoWeek.parse(week) if week else IsoWeek.last_complete(datetime.now(UTC))
+    result = await digest.issue(pool, settings, target)
+    return f"{target}: {result.outcome.value}, {result.recipients} recipient(s)"
+
+
+async def deliver_digests(ctx: Ctx) -> dict[str, int]:
+    """Issue an overdue digest (a worker down at the scheduled time catches up), then
+    send what is due of every open week, for at most ``DIGEST_BUDGET`` seconds."""
+    pool, settings = ctx["pool"], ctx["settings"]
+    schedule: Schedule = ctx["schedule"]
+    now = datetime.now(UTC)
+    due = IsoWeek.last_complete(now)
+    if now >= schedule.next_after(due.end - timedelta(seconds=1)):
+        await digest.issue(pool, settings, due)
+    async with pool.acquire() as conn:
+        weeks = await digest.open_weeks(conn)
+    deadline = time.monotonic() + DIGEST_BUDGET
+    sent = unknown = 0
+    for week in weeks:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        run = await send_week(pool, settings, week, budget=left)
+        sent += run.progress.sent
+        unknown += run.progress.unknown + run.reaped_unknown
+    return {"weeks": len(weeks), "sent": sent, "unknown": unknown}

@@ -1,0 +1,83 @@
+"""`verdicts digest preview | send | status`, run as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from services.core.config import Settings
+from services.core.store import Pool
+
+from .conftest import WEEK, Sink, confirmed
+
+VERDICTS = [sys.executable, "-m", "services.cli"]
+
+
+def run(
+    settings: Settings, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    assert settings.database_url and settings.smtp_url
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "SMTP_URL": settings.smtp_url,
+        "SECRET_KEY": settings.secret_key,
+        "PUBLIC_URL": settings.public_url,
+        "MAIL_FROM": settings.mail_from,
+        "MAIL_RETRY_SECONDS": "0.05",
+    }
+    return subprocess.run(
+        [*VERDICTS, *args], env=env, capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+async def test_preview_send_status(
+    pool: Pool, settings: Settings, sink: Sink, catalog: None, tmp_path: Path
+) -> None:
+    await confirmed(pool, 5)
+    shown = run(settings, "digest", "preview", "--week", WEEK, "--out", str(tmp_path))
+    assert shown.returncode == 0, shown.stderr
+    html = (tmp_path / f"digest-{WEEK}.html").read_text()
+    text = (tmp_path / f"digest-{WEEK}.txt").read_text()
+    assert "Prompt Caching" in html and "Prompt Caching" in text
+    assert "https://verdicts.test/unsubscribe?token=preview" in text
+    assert sink.count() == 0, "a preview sends nothing"
+
+    sent = run(settings, "digest", "send", "--week", WEEK)
+    assert sent.returncode == 0, sent.stderr
+    assert "issued: 2 comparison(s), 5 recipient(s)" in sent.stderr
+    assert sink.count() == 5
+
+    again = run(settings, "digest", "send", "--week", WEEK)
+    assert again.returncode == 0, again.stderr
+    assert "already issued" in again.stderr and "sent 0 now" in again.stderr
+    assert sink.count() == 5
+
+    status = run(settings, "digest", "status", "--week", WEEK, "--json")
+    assert status.returncode == 0, status.stderr
+    s = json.loads(status.stdout)
+    assert s["recipients"] == 5 and s["states"] == {"sent": 5} and s["delivered"] == 5
+    table = run(settings, "digest", "status")
+    assert table.returncode == 0 and "sent" in table.stdout and WEEK in table.stdout
+
+
+def test_bad_week_is_one_line(settings: Settings) -> None:
+    result = run(settings, "digest", "send", "--week", "2026-W60")
+    assert result.returncode == 2
+    assert "not an ISO week" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_a_week_with_nothing_new_sends_nothing(
+    pool: Pool, settings: Settings, sink: Sink, catalog: None, tmp_path: Path
+) -> None:
+    await confirmed(pool, 2)
+    result = run(settings, "digest", "send", "--week", "2026-W40")
+    assert result.returncode == 0 and "nothing published in 2026-W40" in result.stderr
+    assert sink.count() == 0
+    assert await pool.fetchval("select count(*) from events where stream_id like 'digest-%'") == 0
+    shown = run(settings, "digest", "preview", "--week", "2026-W40", "--out", str(tmp_path))
+    assert shown.returncode == 1 and not await asyncio.to_thread(os.listdir, tmp_path)
