@@ -81,9 +81,12 @@ class AppendResult:
 
 _metadata_encoder = msgspec.json.Encoder()
 
+# The text casts carry aliases of their own: an unaliased ``tx_id::text`` would be the
+# output column ``tx_id``, and ``order by tx_id`` would then sort by its text (no index,
+# and "10" before "9", which skips events across a digit boundary).
 _COLUMNS = (
-    "position, tx_id::text, stream_id, stream_version, type, schema_version, "
-    "data::text, recorded_at"
+    "position, tx_id::text as tx_text, stream_id, stream_version, type, schema_version, "
+    "data::text as data_text, recorded_at"
 )
 
 

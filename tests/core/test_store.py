@@ -184,3 +184,30 @@ def test_event_payloads_carry_no_email_field() -> None:
 def test_vote_round_trips_through_the_codec() -> None:
     ev = VoteCast(comparison="a-vs-b", tool="a", verdict="ship")
     assert CODEC.decode("VoteCast", 1, CODEC.encode(ev)) == ev
+
+
+async def test_tail_orders_by_transaction_id_not_its_text(pool: Pool) -> None:
+    """Across a decimal digit boundary of the xid ("999" > "1000" as text) no event is
+    skipped or reordered: paging one event at a time still returns both."""
+    current = int(await pool.fetchval("select pg_current_xact_id()::text"))
+    boundary = 10 ** len(str(current))
+    # Each plpgsql exception block is a subtransaction; writing in one assigns an xid.
+    await pool.execute(
+        "create temp table burn (i int);"
+        f" do $$ begin for i in 1..{boundary - current - 3} loop"
+        " begin insert into burn values (i); exception when others then null; end;"
+        " end loop; end $$"
+    )
+    for tool in ("before", "after"):
+        async with pool.acquire() as conn, conn.transaction():
+            await STORE.append(
+                conn, f"reader-{tool}", [BookmarkAdded(tool=tool)], expected_version=0
+            )
+    async with pool.acquire() as conn:
+        tx_ids = [int(r[0]) for r in await conn.fetch("select tx_id::text from events")]
+        pages = [page async for page in STORE.tail(conn, Cursor(), page=1)]
+    assert min(tx_ids) < boundary <= max(tx_ids)
+    assert [p[0].event for p in pages] == [
+        BookmarkAdded(tool="before"),
+        BookmarkAdded(tool="after"),
+    ]
