@@ -1,0 +1,213 @@
+"""Scenario 1 — append one vote event with its inline projections, no HTTP.
+
+Ours: ``unit.with_retries`` + ``unit.append`` (write gate, event insert, inline
+projections, one transaction). Baselines at the same concurrency, on the same server:
+(a) a bare asyncpg INSERT of the same row into a plain table, one per transaction, the
+database's own limit; (b) the ``eventsourcing`` library's PostgreSQL application
+recorder (psycopg 3, its own table, its default mode that keeps notification order by
+locking the table), the Python peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from services.core.db import create_pool
+from services.core.events import CODEC, VoteCast
+from services.core.readers import cast_vote
+from services.core.store import Connection, Pool
+from services.core.unit import append, with_retries
+
+from .catalog import vote_targets
+from .env import Bench, socket_dir
+from .load import run_tasks, run_threads
+from .report import Row, median, rate, ratio
+
+_PLAIN = (
+    "create table plain_events (id bigint generated always as identity primary key,"
+    " stream_id text not null, stream_version integer not null, type text not null,"
+    " schema_version smallint not null, data jsonb not null,"
+    " metadata jsonb not null default '{}', recorded_at timestamptz not null default now())"
+)
+_PLAIN_INSERT = (
+    "insert into plain_events (stream_id, stream_version, type, schema_version, data)"
+    " values ($1, $2, $3, $4, $5::jsonb)"
+)
+
+
+@dataclass
+class VoteStreams:
+    """Readers' streams, a disjoint set per writer so writers never conflict.
+
+    Each reader's next vote moves to the next (comparison, tool) and flips its verdict
+    after a full round, so every append is a real change for the projections.
+    """
+
+    writers: int
+    per_writer: int = 64
+    readers: list[list[str]] = field(init=False)
+    versions: dict[str, int] = field(default_factory=dict)
+    _turn: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.readers = [
+            [str(uuid.uuid4()) for _ in range(self.per_writer)] for _ in range(self.writers)
+        ]
+        self._turn = [0] * self.writers
+
+    def next(self, w: int) -> tuple[str, int, VoteCast]:
+        """(reader id, its stream version, the vote to append) for writer ``w``."""
+        turn = self._turn[w]
+        self._turn[w] += 1
+        reader = self.readers[w][turn % self.per_writer]
+        version = self.versions.get(reader, 0)
+        self.versions[reader] = version + 1
+        targets = vote_targets()
+        n = version % (2 * len(targets))
+        comparison, tool = targets[n % len(targets)]
+        return reader, version, VoteCast(
+            comparison=comparison, tool=tool, verdict="ship" if n < len(targets) else "skip"
+        )
+
+
+async def ours(pool: Pool, writers: int, total: int) -> float:
+    """Appends per second through ``with_retries`` + ``append``."""
+    streams = VoteStreams(writers)
+
+    async def op(w: int) -> None:
+        reader, version, event = streams.next(w)
+
+        async def work(conn: Connection) -> None:
+            await append(conn, f"reader-{reader}", [event], expected_version=version)
+
+        await with_retries(pool, work)
+
+    return await run_tasks(writers, total, op)
+
+
+async def domain_votes(pool: Pool, writers: int, total: int) -> float:
+    """``readers.cast_vote`` per second: checks, reads, append and the reader's state."""
+    streams = VoteStreams(writers)
+
+    async def op(w: int) -> None:
+        reader, _, event = streams.next(w)
+        await cast_vote(pool, reader, event.comparison, event.tool, event.verdict)
+
+    return await run_tasks(writers, total, op)
+
+
+async def bare_insert(pool: Pool, writers: int, total: int) -> float:
+    """Bare INSERTs of the same rows per second, one per transaction."""
+    await pool.execute(_PLAIN)
+    streams = VoteStreams(writers)
+
+    async def op(w: int) -> None:
+        reader, version, event = streams.next(w)
+        await pool.execute(
+            _PLAIN_INSERT, f"reader-{reader}", version + 1, "VoteCast", 1, CODEC.encode(event)
+        )
+
+    return await run_tasks(writers, total, op)
+
+
+def eventsourcing_recorder(dsn: str, writers: int, total: int) -> float:
+    """The eventsourcing library's PostgreSQL recorder, one event per call, in threads."""
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+    datastore = PostgresDatastore(
+        dbname=urlsplit(dsn).path.lstrip("/"),
+        host=socket_dir(dsn),
+        port=urlsplit(dsn).port or 5432,
+        user="postgres",
+        password="",
+        pool_size=writers,
+    )
+    try:
+        recorder = PostgresApplicationRecorder(datastore)
+        recorder.create_table()
+        streams = VoteStreams(writers)
+
+        def op(w: int) -> None:
+            reader, version, event = streams.next(w)
+            stored = StoredEvent(
+                originator_id=uuid.UUID(reader),
+                originator_version=version + 1,
+                topic="VoteCast",
+                state=CODEC.encode(event).encode(),
+            )
+            recorder.insert_events([stored])
+
+        return run_threads(writers, total, op)
+    finally:
+        datastore.close()
+
+
+@dataclass
+class Figures:
+    ours: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    peer: list[float] = field(default_factory=list)
+
+
+async def measure(bench: Bench, writers: int, total: int, peer_total: int, reps: int) -> Figures:
+    """Median-ready figures; the three contenders alternate within each repetition."""
+    figures = Figures()
+    for _ in range(reps):
+        async with bench.database("bare") as dsn:
+            pool = await create_pool(dsn, size=writers)
+            try:
+                figures.bare.append(await bare_insert(pool, writers, total))
+            finally:
+                await pool.close()
+        async with bench.database("append") as dsn:
+            pool = await create_pool(dsn, size=writers)
+            try:
+                figures.ours.append(await ours(pool, writers, total))
+            finally:
+                await pool.close()
+        async with bench.database("peer") as dsn:
+            figures.peer.append(
+                await asyncio.to_thread(eventsourcing_recorder, dsn, writers, peer_total)
+            )
+    return figures
+
+
+async def run(bench: Bench, *, quick: bool, concurrency: Sequence[int] = (1, 16, 64)) -> list[Row]:
+    total, peer_total, reps = (600, 300, 1) if quick else (20_000, 10_000, 3)
+    rows: list[Row] = []
+    for writers in concurrency:
+        f = await measure(bench, writers, total, peer_total, reps)
+        o, a, b = median(f.ours), median(f.bare), median(f.peer)
+        rows.append(
+            Row(
+                f"1 append · {writers} writers vs bare INSERT",
+                rate(o),
+                f"bare INSERT {rate(a)}",
+                ratio(o / a),
+                "≥ 0.60x" if writers == 16 else "—",
+                o / a >= 0.6 if writers == 16 else None,
+            )
+        )
+        rows.append(
+            Row(
+                f"1 append · {writers} writers vs eventsourcing",
+                rate(o),
+                f"eventsourcing {rate(b)}",
+                ratio(o / b),
+                "≥ 2.00x" if writers in (16, 64) else "—",
+                o / b >= 2.0 if writers in (16, 64) else None,
+            )
+        )
+    async with bench.database("domain") as dsn:
+        pool = await create_pool(dsn, size=16)
+        try:
+            d = await domain_votes(pool, 16, total)
+        finally:
+            await pool.close()
+    rows.append(Row("1 cast_vote (checks + reads + append) · 16 writers", rate(d)))
+    return rows
