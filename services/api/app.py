@@ -1,4 +1,9 @@
-"""The Litestar application factory: ``uvicorn --factory services.api.app:create_app``."""
+"""The Litestar application factory: ``uvicorn --factory services.api.app:create_app``.
+
+Two audiences, two routers: server-rendered reader pages (HTML errors) and the JSON
+API under ``/api/v1`` (problem details). Cross-cutting request hardening is in
+``security.py``, the anonymous reader cookie in ``reader.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,62 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from litestar import Litestar, get
-from litestar.datastructures import State
-from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.datastructures import CacheControlHeader, State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Response
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
-from services.core.config import Settings, load_settings
+from services.core.config import PROJECT_ROOT, Settings, load_settings
 from services.core.db import create_pool
 from services.core.health import Health, check_health
 from services.core.projections.counters import compact
+from services.core.tokens import Tokens
+
+from .deps import DEPENDENCIES
+from .error_handlers import handlers, unrouted
+from .reader import ReaderCookies, ReaderMiddleware
+from .security import (
+    NO_READER,
+    SUBSCRIBE_LIMIT_STORE,
+    VOTE_LIMIT_STORE,
+    Limits,
+    add_security_headers,
+    csrf_config,
+    rate_limits,
+)
+from .v1 import API_PATH, api_router
+from .web import web_router
 
 log = logging.getLogger(__name__)
+
+TEMPLATES = PROJECT_ROOT / "templates" / "web"
+STATIC = Path(__file__).parent / "static"
+
+API_DESCRIPTION = """\
+The reader API of the AI-tool comparison site: comparisons, community tallies (now or
+as of any past time), votes, bookmarks and digest subscriptions.
+
+**Readers** are anonymous: the first response sets a signed `reader` cookie; send it
+back to act as the same reader.
+
+**CSRF**: every unsafe method (PUT, POST, DELETE) needs the `csrftoken` cookie (set by
+any GET) echoed in the `X-CSRFToken` header; otherwise the answer is 403.
+
+**Retries**: send an `Idempotency-Key` header on unsafe methods; a retried request with
+the same key is done at most once.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`) whose `type` is
+stable per error; `GET /problems/{type}` explains each.
+"""
 
 
 async def compact_forever(state: State, *, every: float = 2.0) -> None:
@@ -33,25 +81,32 @@ async def compact_forever(state: State, *, every: float = 2.0) -> None:
         await asyncio.sleep(every)
 
 
-@get("/healthz", include_in_schema=False)
+@get("/healthz", include_in_schema=False, opt={NO_READER: True})
 async def healthz(state: State) -> Response[Health]:
     """Liveness and readiness: database, Redis, worker heartbeat, oldest open writer."""
     health = await check_health(state.pool, state.redis)
     return Response(health, status_code=HTTP_200_OK if health.ok else HTTP_503_SERVICE_UNAVAILABLE)
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the app; ``settings`` default to the environment."""
+def create_app(settings: Settings | None = None, *, limits: Limits | None = None) -> Litestar:
+    """Build the app; ``settings`` default to the environment, ``limits`` to ``Limits()``."""
     settings = settings or load_settings()
+    limits = limits or Limits()
     if not settings.database_url or not settings.redis_url:
         raise SystemExit("DATABASE_URL and REDIS_URL must be set (or use `verdicts dev`)")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         assert settings.database_url and settings.redis_url
-        app.state.settings = settings
         app.state.pool = await create_pool(settings.database_url, size=settings.db_pool_size)
         app.state.redis = Redis.from_url(settings.redis_url)
+        # Rate-limit counters in Redis: every API process counts against the same limit.
+        for store in (VOTE_LIMIT_STORE, SUBSCRIBE_LIMIT_STORE):
+            app.stores.register(
+                store,
+                RedisStore(app.state.redis, namespace=f"{limits.namespace}:{store}"),
+                allow_override=True,
+            )
         compactor = asyncio.create_task(compact_forever(app.state))
         try:
             yield
@@ -62,4 +117,32 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.redis.aclose()
             await app.state.pool.close()
 
-    return Litestar(route_handlers=[healthz], lifespan=[lifespan])
+    secure = settings.public_url.startswith("https://")
+    static = create_static_files_router(
+        path="/static",
+        directories=[STATIC],
+        opt={NO_READER: True},
+        cache_control=CacheControlHeader(max_age=3600, public=True),
+    )
+    return Litestar(
+        route_handlers=[healthz, static, web_router(), api_router()],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "tokens": Tokens(settings.secret_key)}),
+        dependencies=DEPENDENCIES,
+        middleware=[
+            *(config.middleware for config in rate_limits(limits)),
+            ReaderMiddleware(ReaderCookies(settings.secret_key, secure=secure)),
+        ],
+        csrf_config=csrf_config(settings),
+        request_max_body_size=limits.max_body_bytes,
+        before_send=[add_security_headers],
+        exception_handlers=handlers(unrouted),
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Verdicts reader API",
+            version="1",
+            description=API_DESCRIPTION,
+            path=f"{API_PATH}/schema",
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+        ),
+    )

@@ -1,0 +1,50 @@
+"""Dependencies every route may ask for by name: ``pool``, ``reader_id``, ``request_id``,
+``tokens``, ``settings``."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from services.core.config import Settings
+from services.core.store import Pool
+from services.core.tokens import Tokens
+
+from .reader import provide_reader_id
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+async def provide_pool(state: State) -> Pool:
+    pool: Pool = state.pool
+    return pool
+
+
+async def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+async def provide_tokens(state: State) -> Tokens:
+    tokens: Tokens = state.tokens
+    return tokens
+
+
+async def provide_request_id(request: Request[Any, Any, Any]) -> str:
+    """The caller's ``X-Request-ID`` when it is sane, else a fresh one; kept in event metadata."""
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+DEPENDENCIES = {
+    "pool": Provide(provide_pool),
+    "settings": Provide(provide_settings),
+    "tokens": Provide(provide_tokens),
+    "reader_id": Provide(provide_reader_id),
+    "request_id": Provide(provide_request_id),
+}

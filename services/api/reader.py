@@ -1,0 +1,87 @@
+"""Anonymous readers: a signed, HttpOnly, SameSite=Lax cookie holding a random reader id.
+
+The cookie is minted on a reader's first request. A missing, forged or tampered cookie
+is simply a new reader: there is nothing to reject, and nothing of anyone else's to see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from itsdangerous import BadSignature, Signer
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from .security import NO_READER
+
+COOKIE_NAME = "reader"
+COOKIE_MAX_AGE = 2 * 365 * 86_400
+_STATE_KEY = "reader_id"
+
+
+class ReaderCookies:
+    """Signs and reads reader ids with ``SECRET_KEY``."""
+
+    def __init__(self, secret_key: str, *, secure: bool) -> None:
+        self._signer = Signer(secret_key, salt="verdicts-reader")
+        self.secure = secure
+
+    def read(self, value: str | None) -> str | None:
+        """The reader id in a cookie value, or ``None`` when absent, forged or mangled."""
+        if not value:
+            return None
+        try:
+            raw = self._signer.unsign(value).decode()
+            return str(uuid.UUID(raw))
+        except (BadSignature, ValueError, UnicodeDecodeError):
+            return None
+
+    def cookie(self, reader_id: str) -> Cookie:
+        return Cookie(
+            key=COOKIE_NAME,
+            value=self._signer.sign(reader_id).decode(),
+            max_age=COOKIE_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+        )
+
+
+class ReaderMiddleware(ASGIMiddleware):
+    """Puts the reader id in the request state; sets the cookie when it is new."""
+
+    scopes = (ScopeType.HTTP,)
+    exclude_opt_key = NO_READER
+
+    def __init__(self, cookies: ReaderCookies) -> None:
+        self.cookies = cookies
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        reader_id = self.cookies.read(connection.cookies.get(COOKIE_NAME))
+        if reader_id is not None:
+            connection.state[_STATE_KEY] = reader_id
+            await next_app(scope, receive, send)
+            return
+        reader_id = str(uuid.uuid4())
+        connection.state[_STATE_KEY] = reader_id
+        header = self.cookies.cookie(reader_id).to_header(header="")
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message).add("set-cookie", header)
+            await send(message)
+
+        await next_app(scope, receive, send_with_cookie)
+
+
+async def provide_reader_id(request: Request[Any, Any, Any]) -> str:
+    """Dependency: the calling reader's id (the middleware always sets one)."""
+    reader_id: str = request.state[_STATE_KEY]
+    return reader_id

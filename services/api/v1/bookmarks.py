@@ -1,0 +1,63 @@
+"""``/api/v1/bookmarks``: the calling reader's bookmarked tools."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from services.core import readers, views
+from services.core.readers import ReaderState
+from services.core.store import Pool
+
+from ..problems import problem_responses
+from .schemas import BookmarkList, IdempotencyKey
+
+
+async def _bookmarks(pool: Pool, state: ReaderState) -> BookmarkList:
+    async with pool.acquire() as conn:
+        return BookmarkList(tools=await views.bookmarked_tools(conn, state))
+
+
+class BookmarksController(Controller):
+    path = "/bookmarks"
+    tags = ("bookmarks",)
+
+    @get("/")
+    async def list_bookmarks(
+        self, pool: NamedDependency[Pool], reader_id: NamedDependency[str]
+    ) -> BookmarkList:
+        """The caller's bookmarked tools, oldest bookmark first."""
+        async with pool.acquire() as conn:
+            state = await readers.reader_state(conn, reader_id)
+        return await _bookmarks(pool, state)
+
+    @put("/{tool:str}", responses=problem_responses(400, 403, 404, 409))
+    async def add_bookmark(
+        self,
+        pool: NamedDependency[Pool],
+        reader_id: NamedDependency[str],
+        request_id: NamedDependency[str],
+        tool: FromPath[str],
+        idempotency_key: IdempotencyKey = None,
+    ) -> BookmarkList:
+        """Bookmark a tool; bookmarking it again changes nothing."""
+        state = await readers.set_bookmark(
+            pool, reader_id, tool, True, idempotency_key=idempotency_key, request_id=request_id
+        )
+        return await _bookmarks(pool, state)
+
+    @delete("/{tool:str}", status_code=200, responses=problem_responses(400, 403, 404, 409))
+    async def remove_bookmark(
+        self,
+        pool: NamedDependency[Pool],
+        reader_id: NamedDependency[str],
+        request_id: NamedDependency[str],
+        tool: FromPath[str],
+        idempotency_key: IdempotencyKey = None,
+    ) -> BookmarkList:
+        """Remove a bookmark; removing one that is not there changes nothing."""
+        state = await readers.set_bookmark(
+            pool, reader_id, tool, False, idempotency_key=idempotency_key, request_id=request_id
+        )
+        return await _bookmarks(pool, state)

@@ -1,0 +1,143 @@
+"""``/api/v1/comparisons``: list, detail, tallies (now or as of a time), votes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, delete, get, put
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from services.core import readers, tallies, views
+from services.core.store import Pool
+from services.core.tallies import Tally
+
+from ..problems import problem_responses
+from ..security import RATE_LIMIT, VOTES
+from .schemas import (
+    ComparisonDetail,
+    ComparisonList,
+    IdempotencyKey,
+    ReaderStanding,
+    TallyReport,
+    VoteRequest,
+    VoteResult,
+)
+
+AsOf = Annotated[
+    datetime | None,
+    QueryParameter(
+        name="as_of",
+        description="ISO 8601 time with a zone offset; tallies as they stood then.",
+    ),
+]
+
+
+async def _vote_result(pool: Pool, state: readers.ReaderState, slug: str, tool: str) -> VoteResult:
+    async with pool.acquire() as conn:
+        tally = (await tallies.current(conn, [(slug, tool)]))[(slug, tool)]
+    return VoteResult(comparison=slug, tool=tool, verdict=state.vote(slug, tool), tally=tally)
+
+
+class ComparisonsController(Controller):
+    path = "/comparisons"
+    tags = ("comparisons",)
+
+    @get("/")
+    async def list_comparisons(self, pool: NamedDependency[Pool]) -> ComparisonList:
+        """Live comparisons, newest first, with panel and community summaries."""
+        async with pool.acquire() as conn:
+            return ComparisonList(comparisons=await views.list_comparisons(conn))
+
+    @get("/{slug:str}", responses=problem_responses(400, 404))
+    async def get_comparison(
+        self,
+        pool: NamedDependency[Pool],
+        reader_id: NamedDependency[str],
+        slug: FromPath[str],
+    ) -> ComparisonDetail:
+        """Both tools, the panel, community tallies and the caller's votes and bookmarks."""
+        async with pool.acquire() as conn:
+            comparison = await views.get_comparison(conn, slug)
+            tools = list(comparison.tools)
+            history = await views.ship_history(conn, slug, tools)
+            state = await readers.reader_state(conn, reader_id)
+        standing = ReaderStanding(
+            votes={v.tool: v.verdict for v in state.votes if v.comparison == slug},
+            bookmarked=[t for t in tools if t in state.bookmarks],
+        )
+        return ComparisonDetail(comparison=comparison, history=history, reader=standing)
+
+    @get("/{slug:str}/tally", responses=problem_responses(400, 404))
+    async def get_tally(
+        self, pool: NamedDependency[Pool], slug: FromPath[str], as_of: AsOf = None
+    ) -> TallyReport:
+        """Standing community votes per tool; with ``as_of``, recomputed from the log."""
+        if as_of is not None and as_of.tzinfo is None:
+            raise ValidationException("as_of needs a time zone offset, e.g. 2026-11-20T12:00Z")
+        async with pool.acquire() as conn:
+            tools = (await views.get_comparison(conn, slug)).tools
+            if as_of is None:
+                found = await tallies.current(conn, [(slug, t) for t in tools])
+            else:
+                found = await tallies.recompute(conn, comparison=slug, as_of=as_of)
+        return TallyReport(
+            comparison=slug,
+            as_of=as_of,
+            tallies={t: found.get((slug, t), Tally.of(0, 0)) for t in tools},
+        )
+
+    @put(
+        "/{slug:str}/votes/{tool:str}",
+        opt={RATE_LIMIT: VOTES},
+        responses=problem_responses(400, 403, 404, 409, 413, 422, 429),
+    )
+    async def cast_vote(
+        self,
+        pool: NamedDependency[Pool],
+        reader_id: NamedDependency[str],
+        request_id: NamedDependency[str],
+        slug: FromPath[str],
+        tool: FromPath[str],
+        data: JSONBody[VoteRequest],
+        idempotency_key: IdempotencyKey = None,
+    ) -> VoteResult:
+        """Make ``verdict`` the caller's standing vote on the tool (voting again changes it)."""
+        state = await readers.cast_vote(
+            pool,
+            reader_id,
+            slug,
+            tool,
+            data.verdict,
+            idempotency_key=idempotency_key,
+            request_id=request_id,
+        )
+        return await _vote_result(pool, state, slug, tool)
+
+    @delete(
+        "/{slug:str}/votes/{tool:str}",
+        status_code=200,
+        opt={RATE_LIMIT: VOTES},
+        responses=problem_responses(400, 403, 404, 409, 422, 429),
+    )
+    async def withdraw_vote(
+        self,
+        pool: NamedDependency[Pool],
+        reader_id: NamedDependency[str],
+        request_id: NamedDependency[str],
+        slug: FromPath[str],
+        tool: FromPath[str],
+        idempotency_key: IdempotencyKey = None,
+    ) -> VoteResult:
+        """Withdraw the caller's vote on the tool; withdrawing no vote changes nothing."""
+        state = await readers.withdraw_vote(
+            pool,
+            reader_id,
+            slug,
+            tool,
+            idempotency_key=idempotency_key,
+            request_id=request_id,
+        )
+        return await _vote_result(pool, state, slug, tool)

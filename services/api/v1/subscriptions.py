@@ -1,0 +1,39 @@
+"""``/api/v1/subscriptions``: ask for the weekly digest (double opt-in)."""
+
+from __future__ import annotations
+
+from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from services.core import subscribers
+from services.core.store import Pool
+
+from ..problems import problem_responses
+from ..security import RATE_LIMIT, SUBSCRIPTIONS
+from .schemas import IdempotencyKey, SubscriptionAccepted, SubscriptionRequest
+
+
+class SubscriptionsController(Controller):
+    path = "/subscriptions"
+    tags = ("subscriptions",)
+
+    @post(
+        "/",
+        status_code=202,
+        opt={RATE_LIMIT: SUBSCRIPTIONS},
+        responses=problem_responses(400, 403, 409, 413, 422, 429),
+    )
+    async def subscribe(
+        self,
+        pool: NamedDependency[Pool],
+        request_id: NamedDependency[str],
+        data: JSONBody[SubscriptionRequest],
+        idempotency_key: IdempotencyKey = None,
+    ) -> SubscriptionAccepted:
+        """Record the request; the worker mails a confirmation link. Same answer for every
+        address, subscribed or not."""
+        await subscribers.request_subscription(
+            pool, data.email, idempotency_key=idempotency_key, request_id=request_id
+        )
+        return SubscriptionAccepted()

@@ -1,0 +1,97 @@
+"""Reader pages: the comparison list, a comparison, the reader's bookmarks, problem docs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+
+from services.core import readers, views
+from services.core.store import Pool
+
+from ..problems import PROBLEMS
+from .chart import ship_chart
+
+
+def _notice(done: str | None, tool_name: str | None, verdict: str | None) -> str | None:
+    """The confirmation shown after a form's redirect; built from state, never echoed."""
+    if tool_name is None:
+        return None
+    match done:
+        case "vote" if verdict:
+            return f"Your vote is in: {verdict} {tool_name}."
+        case "vote" | "withdrawn":
+            return f"Your vote on {tool_name} was withdrawn."
+        case "bookmarked":
+            return f"{tool_name} is in your bookmarks."
+        case "unbookmarked":
+            return f"{tool_name} was removed from your bookmarks."
+    return None
+
+
+class PagesController(Controller):
+    @get("/", name="index")
+    async def index(self, pool: NamedDependency[Pool]) -> Template:
+        """Comparisons, newest first: both tools, the panel verdict and the community tally."""
+        async with pool.acquire() as conn:
+            comparisons = await views.list_comparisons(conn)
+        return Template("index.html", context={"comparisons": comparisons})
+
+    @get("/compare/{slug:str}", name="compare")
+    async def compare(
+        self,
+        pool: NamedDependency[Pool],
+        reader_id: NamedDependency[str],
+        slug: FromPath[str],
+        done: FromQuery[str | None] = None,
+        tool: FromQuery[str | None] = None,
+    ) -> Template:
+        """One comparison, side by side, with the reader's votes and bookmarks."""
+        async with pool.acquire() as conn:
+            comparison = await views.get_comparison(conn, slug)
+            history = await views.ship_history(conn, slug, list(comparison.tools))
+            state = await readers.reader_state(conn, reader_id)
+        names = {s.tool.slug: s.tool.name for s in comparison.sides}
+        standing = {v.tool: v.verdict for v in state.votes if v.comparison == slug}
+        notice = _notice(done, names.get(tool or ""), standing.get(tool or ""))
+        return Template(
+            "compare.html",
+            context={
+                "comparison": comparison,
+                "chart": ship_chart(history, names, datetime.now(UTC).date()),
+                "standing": standing,
+                "bookmarked": set(state.bookmarks),
+                "notice": notice,
+            },
+        )
+
+    @get("/bookmarks", name="bookmarks")
+    async def bookmarks(
+        self,
+        pool: NamedDependency[Pool],
+        reader_id: NamedDependency[str],
+        done: FromQuery[str | None] = None,
+        tool: FromQuery[str | None] = None,
+    ) -> Template:
+        """The reader's bookmarked tools, each with the comparisons it appears in."""
+        async with pool.acquire() as conn:
+            state = await readers.reader_state(conn, reader_id)
+            tools = await views.bookmarked_tools(conn, state)
+            appears = {t.slug: await views.comparisons_with_tool(conn, t.slug) for t in tools}
+            name = (await views.tools_by_slug(conn, [tool])).get(tool) if tool else None
+        notice = _notice(done, name.name if name else None, None)
+        return Template(
+            "bookmarks.html", context={"tools": tools, "appears": appears, "notice": notice}
+        )
+
+    @get("/problems/{name:str}", name="problem")
+    async def problem(self, name: FromPath[str]) -> Template:
+        """What each problem ``type`` of the API means."""
+        kind = PROBLEMS.get(name)
+        if kind is None:
+            raise NotFoundException()
+        return Template("problem.html", context={"kind": kind})

@@ -1,0 +1,244 @@
+"""Read models for pages and the JSON API: comparisons with their panel summary,
+community tallies and daily ship % history, and a reader's bookmarked tools.
+
+Read-only: every function here only SELECTs from projections.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+import msgspec
+
+from .errors import UnknownComparison
+from .events import Review, Reviewer, Verdict
+from .projections.catalog import ComparisonDoc
+from .projections.community import tally_subject
+from .projections.counters import daily
+from .readers import ReaderState
+from .store import Connection
+from .tallies import Tally, current
+
+REVIEWER_ORDER: tuple[Reviewer, ...] = ("builder", "skeptic", "founder", "futurist")
+
+PanelVerdict = Literal["ship", "skip", "split"]
+
+
+class Tool(msgspec.Struct, frozen=True, kw_only=True):
+    """A tool as the catalog lists it."""
+
+    slug: str
+    name: str
+    vendor: str
+    category: str
+    tagline: str
+    description: str
+    pricing_entry: str
+
+
+class PanelReview(msgspec.Struct, frozen=True, kw_only=True):
+    """One reviewer persona's verdict on one tool."""
+
+    reviewer: Reviewer
+    score: int
+    verdict: Verdict
+    text: str
+
+
+class Panel(msgspec.Struct, frozen=True, kw_only=True):
+    """The panel's verdict on one tool: "Ship · 4 ship / 0 skip"."""
+
+    verdict: PanelVerdict | None
+    ship: int
+    skip: int
+    ship_pct: int | None
+    reviews: list[PanelReview]
+
+    @classmethod
+    def of(cls, reviews: list[PanelReview]) -> Panel:
+        ship = sum(r.verdict == "ship" for r in reviews)
+        skip = len(reviews) - ship
+        verdict: PanelVerdict | None = None
+        if reviews:
+            verdict = "ship" if ship > skip else "skip" if skip > ship else "split"
+        return cls(
+            verdict=verdict,
+            ship=ship,
+            skip=skip,
+            ship_pct=round(100 * ship / len(reviews)) if reviews else None,
+            reviews=reviews,
+        )
+
+
+class SideSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One tool of a comparison, as the comparison list shows it."""
+
+    tool: str
+    name: str
+    panel_verdict: PanelVerdict | None
+    panel_ship: int
+    panel_skip: int
+    community: Tally
+
+
+class ComparisonSummary(msgspec.Struct, frozen=True, kw_only=True):
+    slug: str
+    title: str
+    published_at: datetime
+    sides: list[SideSummary]
+
+
+class Side(msgspec.Struct, frozen=True, kw_only=True):
+    """One tool of a comparison in full: the tool, the pricing read, panel and community."""
+
+    tool: Tool
+    pricing_read: str
+    best_for: str
+    panel: Panel
+    community: Tally
+
+
+class Comparison(msgspec.Struct, frozen=True, kw_only=True):
+    slug: str
+    title: str
+    published_at: datetime
+    withdrawn_at: datetime | None
+    sides: list[Side]
+
+    @property
+    def tools(self) -> tuple[str, str]:
+        return (self.sides[0].tool.slug, self.sides[1].tool.slug)
+
+
+class HistoryPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """Standing community votes on a tool at the end of one day (UTC)."""
+
+    day: date
+    ship: int
+    skip: int
+    ship_pct: int | None
+
+
+class ToolHistory(msgspec.Struct, frozen=True, kw_only=True):
+    tool: str
+    points: list[HistoryPoint]
+
+
+def _reviews_for(doc: ComparisonDoc, tool: str) -> list[PanelReview]:
+    mine: list[Review] = [r for r in doc.reviews if r.tool == tool]
+    mine.sort(key=lambda r: REVIEWER_ORDER.index(r.reviewer))
+    return [
+        PanelReview(reviewer=r.reviewer, score=r.score, verdict=r.verdict, text=r.text)
+        for r in mine
+    ]
+
+
+_doc_decoder = msgspec.json.Decoder(ComparisonDoc)
+
+
+async def list_comparisons(conn: Connection, *, limit: int = 100) -> list[ComparisonSummary]:
+    """Published comparisons that are not withdrawn, newest first."""
+    rows = await conn.fetch(
+        "select c.slug, c.title, c.published_at, c.tool_a, c.tool_b, c.doc::text,"
+        " ta.name, tb.name from comparisons c"
+        " join tools ta on ta.slug = c.tool_a join tools tb on tb.slug = c.tool_b"
+        " where c.withdrawn_at is null order by c.published_at desc, c.slug limit $1",
+        limit,
+    )
+    tallies = await current(conn, [(r[0], t) for r in rows for t in (r[3], r[4])])
+    out = []
+    for slug, title, published_at, tool_a, tool_b, doc_text, name_a, name_b in rows:
+        doc = _doc_decoder.decode(doc_text)
+        sides = []
+        for tool, name in ((tool_a, name_a), (tool_b, name_b)):
+            panel = Panel.of(_reviews_for(doc, tool))
+            sides.append(
+                SideSummary(
+                    tool=tool,
+                    name=name,
+                    panel_verdict=panel.verdict,
+                    panel_ship=panel.ship,
+                    panel_skip=panel.skip,
+                    community=tallies[(slug, tool)],
+                )
+            )
+        out.append(
+            ComparisonSummary(slug=slug, title=title, published_at=published_at, sides=sides)
+        )
+    return out
+
+
+async def tools_by_slug(conn: Connection, slugs: list[str]) -> dict[str, Tool]:
+    rows = await conn.fetch(
+        "select slug, name, vendor, category, tagline, description, pricing_entry"
+        " from tools where slug = any($1)",
+        slugs,
+    )
+    return {r[0]: Tool(**dict(r)) for r in rows}
+
+
+async def get_comparison(conn: Connection, slug: str) -> Comparison:
+    """One comparison with both tools, panel and community; ``UnknownComparison`` if none."""
+    row = await conn.fetchrow(
+        "select title, published_at, withdrawn_at, tool_a, tool_b, doc::text"
+        " from comparisons where slug = $1",
+        slug,
+    )
+    if row is None:
+        raise UnknownComparison(slug)
+    title, published_at, withdrawn_at, tool_a, tool_b, doc_text = row
+    doc = _doc_decoder.decode(doc_text)
+    tools = await tools_by_slug(conn, [tool_a, tool_b])
+    tallies = await current(conn, [(slug, tool_a), (slug, tool_b)])
+    sides_by_tool = {s.tool: s for s in doc.sides}
+    sides = [
+        Side(
+            tool=tools[t],
+            pricing_read=sides_by_tool[t].pricing_read,
+            best_for=sides_by_tool[t].best_for,
+            panel=Panel.of(_reviews_for(doc, t)),
+            community=tallies[(slug, t)],
+        )
+        for t in (tool_a, tool_b)
+    ]
+    return Comparison(
+        slug=slug,
+        title=title,
+        published_at=published_at,
+        withdrawn_at=withdrawn_at,
+        sides=sides,
+    )
+
+
+async def ship_history(conn: Connection, comparison: str, tools: list[str]) -> list[ToolHistory]:
+    """Each tool's standing ship/skip counts at the end of every day it changed."""
+    subjects = {tally_subject(comparison, t): t for t in tools}
+    running = {t: {"ship": 0, "skip": 0} for t in tools}
+    points: dict[str, list[HistoryPoint]] = {t: [] for t in tools}
+    for metric, subject, day, delta in await daily(conn, ("ship", "skip"), list(subjects)):
+        tool = subjects[subject]
+        running[tool][metric] += delta
+        tally = Tally.of(running[tool]["ship"], running[tool]["skip"])
+        point = HistoryPoint(day=day, ship=tally.ship, skip=tally.skip, ship_pct=tally.ship_pct)
+        if points[tool] and points[tool][-1].day == day:
+            points[tool][-1] = point
+        else:
+            points[tool].append(point)
+    return [ToolHistory(tool=t, points=points[t]) for t in tools]
+
+
+async def bookmarked_tools(conn: Connection, state: ReaderState) -> list[Tool]:
+    """The reader's bookmarked tools, in the order they were bookmarked."""
+    tools = await tools_by_slug(conn, state.bookmarks)
+    return [tools[s] for s in state.bookmarks if s in tools]
+
+
+async def comparisons_with_tool(conn: Connection, tool: str) -> list[tuple[str, str]]:
+    """(slug, title) of live comparisons that include ``tool``, newest first."""
+    rows = await conn.fetch(
+        "select slug, title from comparisons where withdrawn_at is null"
+        " and $1 in (tool_a, tool_b) order by published_at desc",
+        tool,
+    )
+    return [(r[0], r[1]) for r in rows]
