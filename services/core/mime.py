@@ -15,12 +15,14 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.header import Header
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
-
-from markupsafe import escape
+from html import escape
 
 from .mailrender import RenderedMail
+
+_CRLF = "\r\n"
 
 
 def mail_domain(sender: str) -> str:
@@ -29,7 +31,13 @@ def mail_domain(sender: str) -> str:
 
 
 def _header(name: str, value: str) -> bytes:
-    folded: bytes = SMTP.fold_binary(name, value)
+    try:
+        folded: bytes = SMTP.fold_binary(name, value)
+    except UnicodeEncodeError:
+        # CPython's header folder leaves some non-ASCII whitespace (a lone U+00A0, say)
+        # unencoded and fails; RFC 2047-encode the whole value instead.
+        encoded = Header(value, "utf-8", header_name=name).encode(linesep=_CRLF)
+        return f"{name}: {encoded}{_CRLF}".encode()
     return folded
 
 
@@ -95,7 +103,7 @@ class MailTemplate:
         text, html = self.mail.text, self.mail.html
         for placeholder, value in fields.items():
             text = text.replace(placeholder, value)
-            html = html.replace(placeholder, str(escape(value)))
+            html = html.replace(placeholder, escape(value))
         own = "".join(
             [
                 f"To: {to}\r\n",

@@ -22,8 +22,10 @@ from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.config import Settings
 from services.core.store import Pool
 from services.core.subscribers import confirm_subscription, request_subscription
+from services.core.weeks import IsoWeek
 from services.embedded import free_port
 from services.worker.confirmations import ConfirmationKind
+from services.worker.digest import send_week
 from services.worker.schedule import Schedule
 from services.worker.settings import WorkerSettings
 
@@ -173,3 +175,49 @@ async def run_jobs(settings: Settings, pool: Pool, *jobs: tuple[str, tuple[objec
         assert worker.jobs_failed == 0
     finally:
         await redis.aclose()
+
+
+async def send_all(pool: Pool, settings: Settings, week: str = WEEK) -> None:
+    """Run digest passes as the worker's ticks would, until the week is complete."""
+    async with asyncio.timeout(60):
+        while True:
+            if (await send_week(pool, settings, IsoWeek.parse(week))).complete:
+                return
+            await asyncio.sleep(settings.mail_retry_seconds)
+
+
+async def outcome(pool: Pool, sink: Sink, week: str = WEEK) -> dict[str, tuple[str, int, int]]:
+    """Per recipient address: (queue state, messages received, ledger deliveries)."""
+    rows = await pool.fetch(
+        "select e.email, r.state, coalesce(d.deliveries, 0) from digest_recipients r"
+        " join subscriber_emails e using (subscriber_id)"
+        " left join digest_deliveries d on d.week = r.week and d.subscriber_id = r.subscriber_id"
+        " where r.week = $1",
+        week,
+    )
+    digests = [r for r in sink.received if b"Message-ID: <digest-" + week.encode() in r.data]
+    got: dict[str, int] = {}
+    for r in digests:
+        got[r.rcpt] = got.get(r.rcpt, 0) + 1
+    return {r[0]: (r[1], got.get(r[0], 0), r[2]) for r in rows}
+
+
+def assert_once_each(result: dict[str, tuple[str, int, int]], *, max_unknown: int = 0) -> None:
+    """Every recipient served exactly once, except ``unknown`` rows (at most once, and
+    at most ``max_unknown`` of them); nobody silently skipped."""
+    unknown = {a: v for a, v in result.items() if v[0] == "unknown"}
+    assert len(unknown) <= max_unknown, unknown
+    for address, (state, received, delivered) in result.items():
+        if state == "unknown":
+            assert received <= 1 and delivered == 0, (address, state, received)
+        else:
+            assert (state, received, delivered) == ("sent", 1, 1), (address, state, received)
+
+
+async def until(pool: Pool, query: str, *args: object, within: float = 60) -> None:
+    """Wait until ``query`` returns a true value."""
+    async with asyncio.timeout(within):
+        while True:
+            if await pool.fetchval(query, *args):
+                return
+            await asyncio.sleep(0.05)
