@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import msgspec
 from litestar.exceptions import HTTPException, ValidationException
@@ -164,8 +165,11 @@ def explain(exc: Exception) -> Explained:
             detail = exc.detail if exc.status_code == 400 else None
             return Explained(kind, detail, _rate_limit_headers(exc))
         case HTTPException() if exc.status_code < 500:
-            generic = ProblemType("about:blank", exc.status_code, exc.detail, "")
-            return Explained(generic, None, dict(exc.headers or {}))
+            # RFC 9457: with "about:blank" the title is the status phrase.
+            generic = ProblemType(
+                "about:blank", exc.status_code, HTTPStatus(exc.status_code).phrase, ""
+            )
+            return Explained(generic, exc.detail, dict(exc.headers or {}))
     log.error("unhandled error", exc_info=exc)
     return Explained(PROBLEMS["internal-error"], None, {})
 

@@ -25,6 +25,18 @@ REVIEWER_ORDER: tuple[Reviewer, ...] = ("builder", "skeptic", "founder", "futuri
 PanelVerdict = Literal["ship", "skip", "split"]
 
 
+class CommunityTally(msgspec.Struct, frozen=True, kw_only=True):
+    """Standing community votes on one tool: ship, skip and ship % (``None`` before any)."""
+
+    ship: int
+    skip: int
+    ship_pct: int | None
+
+    @classmethod
+    def of(cls, tally: Tally) -> CommunityTally:
+        return cls(ship=tally.ship, skip=tally.skip, ship_pct=tally.ship_pct)
+
+
 class Tool(msgspec.Struct, frozen=True, kw_only=True):
     """A tool as the catalog lists it."""
 
@@ -79,7 +91,7 @@ class SideSummary(msgspec.Struct, frozen=True, kw_only=True):
     panel_verdict: PanelVerdict | None
     panel_ship: int
     panel_skip: int
-    community: Tally
+    community: CommunityTally
 
 
 class ComparisonSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,7 +108,7 @@ class Side(msgspec.Struct, frozen=True, kw_only=True):
     pricing_read: str
     best_for: str
     panel: Panel
-    community: Tally
+    community: CommunityTally
 
 
 class Comparison(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,7 +172,7 @@ async def list_comparisons(conn: Connection, *, limit: int = 100) -> list[Compar
                     panel_verdict=panel.verdict,
                     panel_ship=panel.ship,
                     panel_skip=panel.skip,
-                    community=tallies[(slug, tool)],
+                    community=CommunityTally.of(tallies[(slug, tool)]),
                 )
             )
         out.append(
@@ -198,7 +210,7 @@ async def get_comparison(conn: Connection, slug: str) -> Comparison:
             pricing_read=sides_by_tool[t].pricing_read,
             best_for=sides_by_tool[t].best_for,
             panel=Panel.of(_reviews_for(doc, t)),
-            community=tallies[(slug, t)],
+            community=CommunityTally.of(tallies[(slug, t)]),
         )
         for t in (tool_a, tool_b)
     ]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from litestar import Litestar
+from litestar.exceptions import NotAuthorizedException
 
 from services.api.problems import explain
 from services.core.events import ComparisonWithdrawn
@@ -217,6 +218,12 @@ async def test_bad_or_expired_links_get_their_own_pages(
     )
     page(await unchanged(browser.get("/subscribe/confirm")), 400, "This link is not valid")
     page(await unchanged(browser.get("/unsubscribe?token=forged")), 400, "This link is not valid")
+
+
+def test_other_http_errors_are_about_blank_with_the_status_phrase() -> None:
+    problem = explain(NotAuthorizedException("operator token required")).problem()
+    assert (problem.type, problem.title, problem.status) == ("about:blank", "Unauthorized", 401)
+    assert problem.detail == "operator token required"
 
 
 def test_unexpected_errors_reveal_nothing() -> None:

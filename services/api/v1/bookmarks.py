@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from litestar import Controller, delete, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 
 from services.core import readers, views
 from services.core.readers import ReaderState
 from services.core.store import Pool
 
 from ..problems import problem_responses
-from .schemas import BookmarkList, IdempotencyKey
+from .schemas import BookmarkList, IdempotencyKey, SlugPath
 
 
 async def _bookmarks(pool: Pool, state: ReaderState) -> BookmarkList:
@@ -38,7 +37,7 @@ class BookmarksController(Controller):
         pool: NamedDependency[Pool],
         reader_id: NamedDependency[str],
         request_id: NamedDependency[str],
-        tool: FromPath[str],
+        tool: SlugPath,
         idempotency_key: IdempotencyKey = None,
     ) -> BookmarkList:
         """Bookmark a tool; bookmarking it again changes nothing."""
@@ -53,7 +52,7 @@ class BookmarksController(Controller):
         pool: NamedDependency[Pool],
         reader_id: NamedDependency[str],
         request_id: NamedDependency[str],
-        tool: FromPath[str],
+        tool: SlugPath,
         idempotency_key: IdempotencyKey = None,
     ) -> BookmarkList:
         """Remove a bookmark; removing one that is not there changes nothing."""

@@ -8,11 +8,12 @@ from typing import Annotated
 from litestar import Controller, delete, get, put
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from services.core import readers, tallies, views
 from services.core.store import Pool
 from services.core.tallies import Tally
+from services.core.views import CommunityTally
 
 from ..problems import problem_responses
 from ..security import RATE_LIMIT, VOTES
@@ -21,6 +22,7 @@ from .schemas import (
     ComparisonList,
     IdempotencyKey,
     ReaderStanding,
+    SlugPath,
     TallyReport,
     VoteRequest,
     VoteResult,
@@ -38,7 +40,9 @@ AsOf = Annotated[
 async def _vote_result(pool: Pool, state: readers.ReaderState, slug: str, tool: str) -> VoteResult:
     async with pool.acquire() as conn:
         tally = (await tallies.current(conn, [(slug, tool)]))[(slug, tool)]
-    return VoteResult(comparison=slug, tool=tool, verdict=state.vote(slug, tool), tally=tally)
+    return VoteResult(
+        comparison=slug, tool=tool, verdict=state.vote(slug, tool), tally=CommunityTally.of(tally)
+    )
 
 
 class ComparisonsController(Controller):
@@ -56,7 +60,7 @@ class ComparisonsController(Controller):
         self,
         pool: NamedDependency[Pool],
         reader_id: NamedDependency[str],
-        slug: FromPath[str],
+        slug: SlugPath,
     ) -> ComparisonDetail:
         """Both tools, the panel, community tallies and the caller's votes and bookmarks."""
         async with pool.acquire() as conn:
@@ -72,7 +76,7 @@ class ComparisonsController(Controller):
 
     @get("/{slug:str}/tally", responses=problem_responses(400, 404))
     async def get_tally(
-        self, pool: NamedDependency[Pool], slug: FromPath[str], as_of: AsOf = None
+        self, pool: NamedDependency[Pool], slug: SlugPath, as_of: AsOf = None
     ) -> TallyReport:
         """Standing community votes per tool; with ``as_of``, recomputed from the log."""
         if as_of is not None and as_of.tzinfo is None:
@@ -86,7 +90,7 @@ class ComparisonsController(Controller):
         return TallyReport(
             comparison=slug,
             as_of=as_of,
-            tallies={t: found.get((slug, t), Tally.of(0, 0)) for t in tools},
+            tallies={t: CommunityTally.of(found.get((slug, t), Tally.of(0, 0))) for t in tools},
         )
 
     @put(
@@ -99,8 +103,8 @@ class ComparisonsController(Controller):
         pool: NamedDependency[Pool],
         reader_id: NamedDependency[str],
         request_id: NamedDependency[str],
-        slug: FromPath[str],
-        tool: FromPath[str],
+        slug: SlugPath,
+        tool: SlugPath,
         data: JSONBody[VoteRequest],
         idempotency_key: IdempotencyKey = None,
     ) -> VoteResult:
@@ -127,8 +131,8 @@ class ComparisonsController(Controller):
         pool: NamedDependency[Pool],
         reader_id: NamedDependency[str],
         request_id: NamedDependency[str],
-        slug: FromPath[str],
-        tool: FromPath[str],
+        slug: SlugPath,
+        tool: SlugPath,
         idempotency_key: IdempotencyKey = None,
     ) -> VoteResult:
         """Withdraw the caller's vote on the tool; withdrawing no vote changes nothing."""

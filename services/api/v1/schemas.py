@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from litestar.params import HeaderParameter
+from litestar.params import HeaderParameter, PathParameter
 
 from services.core.events import Verdict
-from services.core.tallies import Tally
-from services.core.views import Comparison, ComparisonSummary, Tool, ToolHistory
+from services.core.views import CommunityTally, Comparison, ComparisonSummary, Tool, ToolHistory
 
 IdempotencyKey = Annotated[
     str | None,
@@ -22,7 +21,14 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+SlugPath = Annotated[
+    str,
+    PathParameter(
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length=100,
+        description="A catalog slug: lowercase letters and digits in dash-separated words.",
+    ),
+]
 
 
 class ComparisonList(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,10 +53,10 @@ class TallyReport(msgspec.Struct, frozen=True, kw_only=True):
 
     comparison: str
     as_of: datetime | None
-    tallies: dict[str, Tally]
+    tallies: dict[str, CommunityTally]
 
 
-class VoteRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class VoteRequest(msgspec.Struct, frozen=True, kw_only=True):
     verdict: Verdict
 
 
@@ -60,22 +66,19 @@ class VoteResult(msgspec.Struct, frozen=True, kw_only=True):
     comparison: str
     tool: str
     verdict: Verdict | None
-    tally: Tally
+    tally: CommunityTally
 
 
 class BookmarkList(msgspec.Struct, frozen=True, kw_only=True):
     tools: list[Tool]
 
 
-class SubscriptionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SubscriptionRequest(msgspec.Struct, frozen=True, kw_only=True):
     email: Annotated[str, msgspec.Meta(max_length=320)]
 
 
 class SubscriptionAccepted(msgspec.Struct, frozen=True, kw_only=True):
     """Always the same answer, whether or not the address was already subscribed."""
 
-    status: Literal["check-your-inbox"] = "check-your-inbox"
-    detail: str = (
-        "If this address can receive mail, a confirmation link is on its way. "
-        "Nothing else is sent until it is clicked."
-    )
+    status: Literal["check-your-inbox"]
+    detail: str

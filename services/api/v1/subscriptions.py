@@ -13,6 +13,12 @@ from ..problems import problem_responses
 from ..security import RATE_LIMIT, SUBSCRIPTIONS
 from .schemas import IdempotencyKey, SubscriptionAccepted, SubscriptionRequest
 
+ACCEPTED = SubscriptionAccepted(
+    status="check-your-inbox",
+    detail="If this address can receive mail, a confirmation link is on its way. "
+    "Nothing else is sent until it is clicked.",
+)
+
 
 class SubscriptionsController(Controller):
     path = "/subscriptions"
@@ -36,4 +42,4 @@ class SubscriptionsController(Controller):
         await subscribers.request_subscription(
             pool, data.email, idempotency_key=idempotency_key, request_id=request_id
         )
-        return SubscriptionAccepted()
+        return ACCEPTED
