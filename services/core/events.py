@@ -172,6 +172,8 @@ class EventCodec:
         self._types: dict[str, type[Event]] = {t.__name__: t for t in types}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         self._decoders = {name: msgspec.json.Decoder(t) for name, t in self._types.items()}
+        # name -> (current version, decoder): the one lookup of the common case.
+        self._current = {name: (t.version, self._decoders[name]) for name, t in self._types.items()}
         self._encoder = msgspec.json.Encoder()
 
     def register_upcaster(self, type_name: str, from_version: int, upcast: Upcaster) -> None:
@@ -189,9 +191,10 @@ class EventCodec:
 
     def decode(self, type_name: str, schema_version: int, data: str | bytes) -> Event:
         """Decode a stored payload of ``schema_version`` into the current class."""
+        current = self._current.get(type_name)
+        if current is not None and current[0] == schema_version:
+            return current[1].decode(data)
         cls = self.type_of(type_name)
-        if schema_version == cls.version:
-            return self._decoders[type_name].decode(data)
         payload: dict[str, Any] = msgspec.json.decode(data)
         for v in range(schema_version, cls.version):
             try:

@@ -54,9 +54,12 @@ class Cursor:
         return (self.tx_id, self.position) < (other.tx_id, other.position)
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """An event as stored, with its place in the log."""
+class Recorded(msgspec.Struct, frozen=True):
+    """An event as stored, with its place in the log.
+
+    A Struct rather than a frozen dataclass: replay builds a million of them, and a
+    Struct is built several times faster.
+    """
 
     position: int
     tx_id: int
@@ -97,14 +100,15 @@ class EventStore:
         self.codec = codec
 
     def _decode(self, row: asyncpg.Record) -> Recorded:
+        # Positional, in _COLUMNS order: the hot loop of replay.
         return Recorded(
-            position=row[0],
-            tx_id=int(row[1]),
-            stream_id=row[2],
-            stream_version=row[3],
-            type=row[4],
-            event=self.codec.decode(row[4], row[5], row[6]),
-            recorded_at=row[7],
+            row[0],
+            int(row[1]),
+            row[2],
+            row[3],
+            row[4],
+            self.codec.decode(row[4], row[5], row[6]),
+            row[7],
         )
 
     async def stream_version(self, conn: Connection, stream_id: str) -> int:

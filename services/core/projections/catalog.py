@@ -164,9 +164,18 @@ class CatalogProjection:
         state.dirty_comparisons.clear()
 
     async def dump(self, conn: Connection, t: Tables, state: CatalogState) -> None:
-        state.dirty_tools = set(state.tools)
-        state.dirty_comparisons = set(state.comparisons)
-        await self.flush(conn, t, state)
+        await conn.copy_records_to_table(
+            t.raw("tools"),
+            records=[_tool_tuple(r) for r in state.tools.values()],
+            columns=[c.strip() for c in _TOOL_COLS.split(",")],
+        )
+        await conn.copy_records_to_table(
+            t.raw("comparisons"),
+            records=[_cmp_tuple(r) for r in state.comparisons.values()],
+            columns=[c.strip() for c in _CMP_COLS.split(",")],
+        )
+        state.dirty_tools.clear()
+        state.dirty_comparisons.clear()
 
 
 def _tool_tuple(r: ToolRow) -> tuple[object, ...]:

@@ -69,16 +69,18 @@ class CommunityProjection:
         return state
 
     def apply(self, state: CommunityState, rec: Recorded) -> None:
+        # Replay calls this once per event of the log: exact type checks and no
+        # helper calls on the path of a vote (the events are final classes).
         ev = rec.event
         reader = reader_of(rec.stream_id)
         day = rec.recorded_at.date()
-        if isinstance(ev, VoteCast | VoteWithdrawn):
+        if type(ev) is VoteCast or type(ev) is VoteWithdrawn:
             key = (reader, ev.comparison, ev.tool)
-            subject = tally_subject(ev.comparison, ev.tool)
             prior = state.votes.get(key)
-            verdict = ev.verdict if isinstance(ev, VoteCast) else None
+            verdict = ev.verdict if type(ev) is VoteCast else None
             if prior is not None and prior[0] == verdict:
                 return
+            subject = f"{ev.comparison}/{ev.tool}"
             if prior is not None:
                 state.deltas[(prior[0], subject, day)] -= 1
                 del state.votes[key]

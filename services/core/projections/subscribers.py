@@ -129,8 +129,23 @@ class SubscribersProjection:
         state.dirty.clear()
 
     async def dump(self, conn: Connection, t: Tables, state: SubscribersState) -> None:
-        state.dirty = set(state.rows)
-        await self.flush(conn, t, state)
+        await conn.copy_records_to_table(
+            t.raw("subscribers"),
+            records=(
+                (
+                    r.subscriber_id,
+                    r.status,
+                    r.requested_at,
+                    r.confirmed_at,
+                    r.unsubscribed_at,
+                    r.unsubscribe_reason,
+                    r.bounces,
+                )
+                for r in state.rows.values()
+            ),
+            columns=[c.strip() for c in _COLS.split(",")],
+        )
+        state.dirty.clear()
 
 
 SUBSCRIBERS = SubscribersProjection()
