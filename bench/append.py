@@ -69,8 +69,12 @@ class VoteStreams:
         targets = vote_targets()
         n = version % (2 * len(targets))
         comparison, tool = targets[n % len(targets)]
-        return reader, version, VoteCast(
-            comparison=comparison, tool=tool, verdict="ship" if n < len(targets) else "skip"
+        return (
+            reader,
+            version,
+            VoteCast(
+                comparison=comparison, tool=tool, verdict="ship" if n < len(targets) else "skip"
+            ),
         )
 
 
