@@ -125,18 +125,16 @@ class ConfirmationKind:
             fields={CONFIRM_URL: f"{self._site}/subscribe/confirm?token={token}"},
         )
 
-    async def delivered(self, pool: Pool, item: Claimed, message: Outgoing) -> None:
-        async with pool.acquire() as conn:
-            await self.queue.settle(conn, item.id, "sent")
+    async def delivered(self, conn: Connection, item: Claimed, message: Outgoing) -> None:
+        await self.queue.settle(conn, item.id, "sent")
 
     async def refused(
-        self, pool: Pool, item: Claimed, attempt: Attempt, *, permanent: bool
+        self, conn: Connection, item: Claimed, attempt: Attempt, *, permanent: bool
     ) -> None:
-        async with pool.acquire() as conn:
-            await self.queue.settle(
-                conn,
-                item.id,
-                "bounced" if permanent else "failed",
-                code=attempt.code,
-                detail=attempt.detail,
-            )
+        await self.queue.settle(
+            conn,
+            item.id,
+            "bounced" if permanent else "failed",
+            code=attempt.code,
+            detail=attempt.detail,
+        )

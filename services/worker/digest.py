@@ -3,10 +3,11 @@
 The issue was rendered once (``digest_issues``); each message only gets the
 recipient's address, its unsubscribe token, a ``Date`` and a ``Message-ID`` stable
 per (week, subscriber). A delivery appends ``DigestDelivered`` to the subscriber's
-stream under the idempotency key ``digest-<week>``, so the log holds at most one
-outcome per subscriber and week whatever retries or races happen; a 5xx appends
-``DigestBounced`` (permanent), and the third permanent bounce unsubscribes
-(``Unsubscribed``, reason ``bounce``).
+stream in the transaction that settles the row (which is locked and must not be
+``sent`` already), so the log records each message the server accepted, and a
+duplicate, should an operator ever re-send an ``unknown`` row that had arrived, shows
+in the ledger as ``deliveries > 1``. A 5xx appends ``DigestBounced`` (permanent); the
+third permanent bounce unsubscribes (``Unsubscribed``, reason ``bounce``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from services.core.mime import MailTemplate, Outgoing, mail_domain
 from services.core.store import Connection, Pool
 from services.core.subscribers import subscriber_stream
 from services.core.tokens import Purpose, Tokens
-from services.core.unit import STORE, append, with_retries
+from services.core.unit import STORE, append
 from services.core.weeks import IsoWeek
 
 from .dispatch import Dispatcher, Progress
@@ -88,39 +89,36 @@ class DigestKind:
         )
 
     async def _outcome(
-        self, pool: Pool, item: Claimed, event: Event, state: str, code: int | None, detail: str
+        self, conn: Connection, item: Claimed, event: Event, state: str, attempt: Attempt | None
     ) -> None:
+        # A row the reaper marked unknown while we were sending is known now; a row
+        # already sent (by a sender that outlived its lease) is not recorded twice.
+        if not await conn.fetchval(
+            "update digest_recipients set state = $2, code = $3, detail = $4,"
+            " lease_owner = null, lease_until = null, updated_at = now()"
+            " where id = $1 and state <> 'sent' returning 1",
+            item.id,
+            state,
+            attempt.code if attempt else None,
+            attempt.detail if attempt else None,
+        ):
+            return
         stream = subscriber_stream(item.subscriber_id)
+        await append(
+            conn, stream, [event], expected_version=await STORE.stream_version(conn, stream)
+        )
+        if isinstance(event, DigestBounced) and event.permanent:
+            await _unsubscribe_after_bounces(conn, item.subscriber_id, stream)
 
-        async def work(conn: Connection) -> None:
-            if await conn.fetchval(
-                "select state = 'sent' from digest_recipients where id = $1 for update", item.id
-            ):
-                return
-            recorded = await append(
-                conn,
-                stream,
-                [event],
-                expected_version=await STORE.stream_version(conn, stream),
-                idempotency_key=f"digest-{self.week}",
-            )
-            # A row the reaper marked unknown while we were sending is known now.
-            await self.queue.settle(conn, item.id, state, code=code, detail=detail or None)
-            if isinstance(event, DigestBounced) and event.permanent and not recorded.replayed:
-                await _unsubscribe_after_bounces(conn, item.subscriber_id, stream)
-
-        await with_retries(pool, work)
-
-    async def delivered(self, pool: Pool, item: Claimed, message: Outgoing) -> None:
+    async def delivered(self, conn: Connection, item: Claimed, message: Outgoing) -> None:
         event = DigestDelivered(week=str(self.week), message_id=message.message_id)
-        await self._outcome(pool, item, event, "sent", None, "")
+        await self._outcome(conn, item, event, "sent", None)
 
     async def refused(
-        self, pool: Pool, item: Claimed, attempt: Attempt, *, permanent: bool
+        self, conn: Connection, item: Claimed, attempt: Attempt, *, permanent: bool
     ) -> None:
         event = DigestBounced(week=str(self.week), code=attempt.code or 0, permanent=permanent)
-        state = "bounced" if permanent else "failed"
-        await self._outcome(pool, item, event, state, attempt.code, attempt.detail)
+        await self._outcome(conn, item, event, "bounced" if permanent else "failed", attempt)
 
 
 async def _unsubscribe_after_bounces(conn: Connection, subscriber_id: str, stream: str) -> None:

@@ -1,14 +1,16 @@
 """Sending a queue's due rows over a few SMTP connections, batch by batch.
 
-Each of ``SMTP_CONNECTIONS`` lanes claims ``MAIL_BATCH_SIZE`` rows under a lease, then
-for each row: mark it ``sending`` (re-checking the subscriber), run the SMTP
-transaction on the lane's reused connection, and record the outcome. No database
-transaction is open while SMTP runs.
+Each of ``SMTP_CONNECTIONS`` lanes claims ``MAIL_BATCH_SIZE`` rows under a lease and
+walks them with one transaction per message: it records the previous message's
+outcome and marks the next row ``sending`` (re-checking that its subscriber may still
+get it), commits, then runs that row's SMTP transaction on the lane's reused
+connection. No database transaction is open while SMTP runs.
 
-The ``unknown`` window per lane is one message: from the commit of ``sending`` to the
-commit of its outcome (a local SMTP round trip plus one short transaction, about a
-millisecond or two here; at most the SMTP timeout). Only a crash, a kill or a
-connection lost inside that window leaves a row ``unknown``.
+The ``unknown`` window is one message per lane: from the commit that marks a row
+``sending`` to the commit that records its outcome, i.e. one SMTP transaction plus one
+short database transaction (a few milliseconds against a local server; at most the
+SMTP timeout). Only a crash, a kill or a connection lost inside it leaves a row
+``unknown``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Protocol
 from services.core.config import Settings
 from services.core.mime import Outgoing, mail_domain
 from services.core.store import Connection, Pool
+from services.core.unit import with_retries
 
 from .queue import Claimed, Queue
 from .smtp import Attempt, Result, SmtpLink, SmtpUnavailable
@@ -36,7 +39,8 @@ MAX_BACKOFF = 3600.0
 
 
 class Kind(Protocol):
-    """What differs between confirmation mails and the digest."""
+    """What differs between confirmation mails and the digest. ``delivered`` and
+    ``refused`` run inside the dispatcher's transaction and settle the row."""
 
     queue: Queue
 
@@ -46,11 +50,14 @@ class Kind(Protocol):
 
     def compose(self, item: Claimed, now: datetime) -> Outgoing: ...
 
-    async def delivered(self, pool: Pool, item: Claimed, message: Outgoing) -> None: ...
+    async def delivered(self, conn: Connection, item: Claimed, message: Outgoing) -> None: ...
 
     async def refused(
-        self, pool: Pool, item: Claimed, attempt: Attempt, *, permanent: bool
+        self, conn: Connection, item: Claimed, attempt: Attempt, *, permanent: bool
     ) -> None: ...
+
+
+Done = tuple[Claimed, Outgoing, Attempt]
 
 
 @dataclass
@@ -118,22 +125,11 @@ class Dispatcher:
         self, link: SmtpLink, batch: list[Claimed], deadline: float | None
     ) -> None:
         queue, s = self.kind.queue, self.settings
-        unsent = [item.id for item in batch]
+        upcoming = batch
         try:
-            for item in batch:
-                if not self._more(deadline):
-                    return
-                unsent.remove(item.id)
-                async with self.pool.acquire() as conn:
-                    started = await queue.start(conn, item.id, self.owner, s.mail_lease_seconds)
-                if started == "skipped":
-                    self.progress.skipped += 1
-                    self._report()
-                    continue
-                if started == "lost":
-                    log.warning("lease on %s %d lost; leaving the batch", queue.table, item.id)
-                    return
-                message = self.kind.compose(item, datetime.now(UTC))
+            current, upcoming = await self._step(None, upcoming, deadline)
+            while current is not None:
+                message = self.kind.compose(current, datetime.now(UTC))
                 try:
                     attempt = await link.send(self.sender, message)
                 except SmtpUnavailable as exc:
@@ -141,48 +137,78 @@ class Dispatcher:
                     async with self.pool.acquire() as conn:
                         await queue.retry(
                             conn,
-                            item.id,
+                            current.id,
                             delay=s.mail_retry_seconds,
                             counted=False,
                             code=None,
                             detail=str(exc),
                         )
                     return
-                await self._record(item, message, attempt)
-                self._report()
+                current, upcoming = await self._step(
+                    (current, message, attempt), upcoming, deadline
+                )
         finally:
-            if unsent:
+            # Rows still only claimed go back now; a row left ``sending`` (cancelled
+            # mid-SMTP) is the reaper's, which reports it ``unknown``.
+            rest = [item.id for item in upcoming]
+            if rest:
                 async with self.pool.acquire() as conn:
                     delay = s.mail_retry_seconds if self.progress.smtp_down else 0.0
-                    await queue.release(conn, unsent, self.owner, delay=delay)
+                    await queue.release(conn, rest, self.owner, delay=delay)
 
-    async def _record(self, item: Claimed, message: Outgoing, attempt: Attempt) -> None:
-        queue, s, p = self.kind.queue, self.settings, self.progress
+    async def _step(
+        self, done: Done | None, upcoming: list[Claimed], deadline: float | None
+    ) -> tuple[Claimed | None, list[Claimed]]:
+        """One transaction: record ``done``'s outcome, then mark the next eligible row of
+        ``upcoming`` ``sending``. Returns that row (``None`` when the batch is over, the
+        time is up or the lease was lost) and the rows after it."""
+        queue, s = self.kind.queue, self.settings
+        go_on = self._more(deadline)
+
+        async def work(conn: Connection) -> tuple[str | None, int, int]:
+            outcome = await self._record(conn, *done) if done is not None else None
+            skipped = 0
+            for i, item in enumerate(upcoming if go_on else ()):
+                started = await queue.start(conn, item.id, self.owner, s.mail_lease_seconds)
+                if started == "sending":
+                    return outcome, skipped, i
+                if started == "lost":
+                    log.warning("lease on %s %d lost; leaving the batch", queue.table, item.id)
+                    return outcome, skipped, -1
+                skipped += 1
+            return outcome, skipped, -1
+
+        outcome, skipped, index = await with_retries(self.pool, work)
+        if outcome is not None:
+            setattr(self.progress, outcome, getattr(self.progress, outcome) + 1)
+        self.progress.skipped += skipped
+        self._report()
+        if index < 0:
+            return None, upcoming[skipped:] if go_on else upcoming
+        return upcoming[index], upcoming[index + 1 :]
+
+    async def _record(
+        self, conn: Connection, item: Claimed, message: Outgoing, attempt: Attempt
+    ) -> str:
+        """Settle ``item`` by ``attempt``; returns the ``Progress`` field to count."""
+        queue, s = self.kind.queue, self.settings
         if attempt.result is Result.SENT:
-            await self.kind.delivered(self.pool, item, message)
-            p.sent += 1
-        elif attempt.result is Result.BOUNCE:
-            await self.kind.refused(self.pool, item, attempt, permanent=True)
-            p.bounced += 1
-        elif attempt.result is Result.UNKNOWN:
-            async with self.pool.acquire() as conn:
-                await queue.settle(conn, item.id, "unknown", detail=attempt.detail)
-            p.unknown += 1
-        elif item.attempts + 1 >= s.mail_max_attempts:
-            await self.kind.refused(self.pool, item, attempt, permanent=False)
-            p.failed += 1
-        else:
-            delay = min(MAX_BACKOFF, s.mail_retry_seconds * 2**item.attempts)
-            async with self.pool.acquire() as conn:
-                await queue.retry(
-                    conn,
-                    item.id,
-                    delay=delay,
-                    counted=True,
-                    code=attempt.code,
-                    detail=attempt.detail,
-                )
-            p.retried += 1
+            await self.kind.delivered(conn, item, message)
+            return "sent"
+        if attempt.result is Result.BOUNCE:
+            await self.kind.refused(conn, item, attempt, permanent=True)
+            return "bounced"
+        if attempt.result is Result.UNKNOWN:
+            await queue.settle(conn, item.id, "unknown", detail=attempt.detail)
+            return "unknown"
+        if item.attempts + 1 >= s.mail_max_attempts:
+            await self.kind.refused(conn, item, attempt, permanent=False)
+            return "failed"
+        delay = min(MAX_BACKOFF, s.mail_retry_seconds * 2**item.attempts)
+        await queue.retry(
+            conn, item.id, delay=delay, counted=True, code=attempt.code, detail=attempt.detail
+        )
+        return "retried"
 
     def _report(self) -> None:
         if self.on_progress is not None:
