@@ -39,33 +39,39 @@ class CommunityState:
     dirty_bookmarks: set[BookmarkKey] = field(default_factory=set)
 
 
+_VOTES = frozenset({"VoteCast", "VoteWithdrawn"})
+_BOOKMARKS = frozenset({"BookmarkAdded", "BookmarkRemoved"})
+
+
 class CommunityProjection:
     """Maintains ``reader_votes``, ``reader_bookmarks`` and the community counters."""
 
     name = "community"
     tables: tuple[str, ...] = ("reader_votes", "reader_bookmarks", "counters", "counter_deltas")
-    handles: frozenset[str] = frozenset(
-        {"VoteCast", "VoteWithdrawn", "BookmarkAdded", "BookmarkRemoved"}
-    )
+    handles: frozenset[str] = _VOTES | _BOOKMARKS
 
     def empty(self) -> CommunityState:
         return CommunityState()
 
     async def load(self, conn: Connection, t: Tables, events: Sequence[Recorded]) -> CommunityState:
-        readers = sorted({reader_of(e.stream_id) for e in events})
         state = CommunityState()
-        for r in await conn.fetch(
-            f"select reader_id::text, comparison, tool, verdict, cast_at "
-            f"from {t('reader_votes')} where reader_id = any($1::uuid[])",
-            readers,
-        ):
-            state.votes[(r[0], r[1], r[2])] = (r[3], r[4])
-        for r in await conn.fetch(
-            f"select reader_id::text, tool, added_at from {t('reader_bookmarks')} "
-            "where reader_id = any($1::uuid[])",
-            readers,
-        ):
-            state.bookmarks[(r[0], r[1])] = r[2]
+        # Each table only when the events touch it: one statement less per vote.
+        voters = sorted({reader_of(e.stream_id) for e in events if e.type in _VOTES})
+        if voters:
+            for r in await conn.fetch(
+                f"select reader_id::text, comparison, tool, verdict, cast_at "
+                f"from {t('reader_votes')} where reader_id = any($1::uuid[])",
+                voters,
+            ):
+                state.votes[(r[0], r[1], r[2])] = (r[3], r[4])
+        bookmarkers = sorted({reader_of(e.stream_id) for e in events if e.type in _BOOKMARKS})
+        if bookmarkers:
+            for r in await conn.fetch(
+                f"select reader_id::text, tool, added_at from {t('reader_bookmarks')} "
+                "where reader_id = any($1::uuid[])",
+                bookmarkers,
+            ):
+                state.bookmarks[(r[0], r[1])] = r[2]
         return state
 
     def apply(self, state: CommunityState, rec: Recorded) -> None:
