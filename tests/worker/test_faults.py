@@ -121,6 +121,17 @@ async def test_two_workers_and_a_double_cron_fire(
         for fire in ("a", "b"):
             await redis.enqueue_job("issue_weekly_digest", WEEK, _job_id=f"issue-{WEEK}-{fire}")
         await until(pool, "select 1 from digest_issues where week = $1", WEEK)
+        check = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "arq",
+            "--check",
+            "services.worker.settings.WorkerSettings",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert await check.wait() == 0, "arq --check: the workers report healthy"
         for _ in range(4):
             await redis.enqueue_job("deliver_digests")
         await until(
@@ -142,3 +153,35 @@ async def test_two_workers_and_a_double_cron_fire(
     result = await outcome(pool, sink)
     assert len(result) == 200
     assert_once_each(result)
+
+
+async def test_sigterm_lets_the_running_send_finish_cleanly(
+    pool: Pool, settings: Settings, sink: Sink, catalog: None, tmp_path: Path
+) -> None:
+    await confirmed(pool, 120)
+    sink.delay = 0.03
+    await digest.issue(pool, settings, IsoWeek.parse(WEEK))
+    log = (tmp_path / "worker.log").open("wb")
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "arq",
+        "services.worker.settings.WorkerSettings",
+        env=env_for(settings),
+        stdout=log,
+        stderr=log,
+    )
+    assert settings.redis_url
+    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        await redis.enqueue_job("deliver_digests")
+        await asyncio.to_thread(sink.wait_for, 20)
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(worker.wait(), 40) == 0
+    finally:
+        await redis.aclose()
+        log.close()
+    states = dict(await pool.fetch("select state, count(*) from digest_recipients group by 1"))
+    assert set(states) <= {"sent", "pending"} and states["sent"] >= 20, states
+    await send_all(pool, settings)
+    assert_once_each(await outcome(pool, sink))
