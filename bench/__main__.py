@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from . import append, growth, http, replay
+from . import append, digest, growth, http, replay
 from .env import Bench, machine_line, start_bench
 from .report import Row, markdown, print_table
 
@@ -24,6 +24,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "http": ("2-4 · votes and pages over HTTP", http.run),
     "replay": ("5 · replay", replay.run),
     "growth": ("6 · growth", growth.run),
+    "digest": ("7 · digest", digest.run),
 }
 
 console = Console()
