@@ -77,7 +77,12 @@ class Split(msgspec.Struct, frozen=True, kw_only=True):
     tool_name: str
     panel_pct: int
     community_pct: int
-    votes: int
+    ship: int
+    skip: int
+
+    @property
+    def votes(self) -> int:
+        return self.ship + self.skip
 
     @property
     def gap(self) -> int:
@@ -100,10 +105,9 @@ class DigestContent(msgspec.Struct, frozen=True, kw_only=True):
                     comparison=c.slug, tool=t.slug, ship=t.community.ship, skip=t.community.skip
                 )
         for s in self.splits:
-            ship = round(s.community_pct * s.votes / 100)
             seen.setdefault(
                 (s.comparison, s.tool),
-                IssuedTally(comparison=s.comparison, tool=s.tool, ship=ship, skip=s.votes - ship),
+                IssuedTally(comparison=s.comparison, tool=s.tool, ship=s.ship, skip=s.skip),
             )
         return tuple(seen.values())
 
@@ -184,7 +188,8 @@ def _biggest_splits(views: list[ComparisonView]) -> tuple[Split, ...]:
             tool_name=t.name,
             panel_pct=t.panel_pct,
             community_pct=t.community.ship_pct,
-            votes=t.community.total,
+            ship=t.community.ship,
+            skip=t.community.skip,
         )
         for c in views
         for t in c.tools
@@ -329,10 +334,6 @@ class DigestStatus(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def pending(self) -> int:
         return sum(self.states.get(s, 0) for s in ("pending", "claimed", "sending"))
-
-    @property
-    def open(self) -> bool:
-        return self.pending > 0
 
 
 async def status(conn: Connection, week: IsoWeek) -> DigestStatus:

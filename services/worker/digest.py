@@ -150,7 +150,6 @@ async def send_week(
     week: IsoWeek,
     *,
     budget: float | None = None,
-    owner: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> WeekRun:
     """One pass: reap expired leases, send what is due for ``week``, complete it if
@@ -160,9 +159,6 @@ async def send_week(
         kind = await DigestKind.load(conn, settings, week)
     if kind is None:
         return WeekRun(week, Progress(), reaped.unknown, complete=False)
-    dispatcher = Dispatcher(pool, settings, kind, on_progress=on_progress)
-    if owner is not None:
-        dispatcher.owner = owner
-    progress = await dispatcher.run(budget=budget)
+    progress = await Dispatcher(pool, settings, kind, on_progress=on_progress).run(budget=budget)
     complete = await digest.complete_if_done(pool, week)
     return WeekRun(week, progress, reaped.unknown, complete)

@@ -51,7 +51,11 @@ class Queue:
         holds. Rows whose subscriber may no longer get mail, or whose address was
         erased, are settled ``skipped`` here; the rest come back with their address.
         Run it inside a transaction."""
-        of_week = "and week = $4" if week is not None else "and $4::text is null"
+        args: list[object] = [owner, limit, lease]
+        of_week = ""
+        if week is not None:
+            args.append(week)
+            of_week = "and week = $4"
         rows = await conn.fetch(
             f"with due as (select id from {self.table}"
             f"   where state = 'pending' and next_attempt_at <= now() {of_week}"
@@ -60,10 +64,7 @@ class Queue:
             " lease_until = now() + make_interval(secs => $3), updated_at = now()"
             " from due where q.id = due.id"
             " returning q.id, q.subscriber_id::text, q.attempts",
-            owner,
-            limit,
-            lease,
-            week,
+            *args,
         )
         found = {
             r[0]: (r[1], r[2])
