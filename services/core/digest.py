@@ -161,7 +161,7 @@ async def assemble(conn: Connection, week: IsoWeek, public_url: str) -> DigestCo
             ComparisonView(
                 slug=slug,
                 title=title,
-                url=f"{site}/comparisons/{slug}",
+                url=f"{site}/compare/{slug}",
                 published_at=published_at,
                 tools=(
                     _tool_view(a, tools, doc, tallies[(slug, a)]),
