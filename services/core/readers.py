@@ -1,20 +1,31 @@
 """What readers do: vote ship/skip on a tool of a comparison, change or withdraw that
-vote, bookmark and un-bookmark tools. Each call is one transaction that appends to the
-reader's stream and updates the inline projections, so the returned state already
+vote, bookmark and un-bookmark tools.
+
+Each call decides on a fresh read of the reader's state, then appends to the reader's
+stream at the version it read, together with the inline projections, in a group commit
+shared with concurrent callers (``group.py``); a conflict (the reader acted meanwhile)
+re-reads and decides again. The returned state is read after the commit, so it
 includes the change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from .errors import ComparisonWithdrawn, ToolNotInComparison, UnknownComparison, UnknownTool
+from .errors import (
+    ComparisonWithdrawn,
+    StreamVersionConflict,
+    ToolNotInComparison,
+    UnknownComparison,
+    UnknownTool,
+)
 from .events import BookmarkAdded, BookmarkRemoved, Event, Verdict, VoteCast, VoteWithdrawn
+from .group import committer
 from .store import Connection, Metadata, Pool
 from .unit import append, with_retries
 
@@ -133,6 +144,50 @@ async def _act(
     return await reader_state(conn, reader_id)
 
 
+Decide = Callable[[Connection], Awaitable[tuple[_Context, list[Event]]]]
+
+_ATTEMPTS = 5
+
+
+async def _perform(
+    pool: Pool, decide: Decide, *, idempotency_key: str | None, request_id: str | None
+) -> ReaderState:
+    """Decide on a fresh read, append with the next group commit, retry on a conflict.
+
+    A request with an idempotency key decides and appends in one transaction of its
+    own instead, so that its key is checked and recorded with the append.
+    """
+    if idempotency_key is not None:
+
+        async def work(conn: Connection) -> ReaderState:
+            ctx, events = await decide(conn)
+            return await _act(
+                conn, ctx, events, idempotency_key=idempotency_key, request_id=request_id
+            )
+
+        return await with_retries(pool, work)
+    group = committer(pool)
+    for attempt in range(_ATTEMPTS):
+        async with pool.acquire() as conn:
+            ctx, events = await decide(conn)
+        if not events:
+            return ctx.state
+        try:
+            await group.append(
+                reader_stream(ctx.state.reader_id),
+                events,
+                expected_version=ctx.version,
+                metadata=Metadata(request_id=request_id),
+            )
+        except StreamVersionConflict:
+            if attempt == _ATTEMPTS - 1:
+                raise
+            continue
+        async with pool.acquire() as conn:
+            return await reader_state(conn, ctx.state.reader_id)
+    raise AssertionError("unreachable: _ATTEMPTS >= 1")
+
+
 async def cast_vote(
     pool: Pool,
     reader_id: str,
@@ -145,14 +200,13 @@ async def cast_vote(
 ) -> ReaderState:
     """Make ``verdict`` the reader's standing vote on ``tool`` in ``comparison``."""
 
-    async def work(conn: Connection) -> ReaderState:
+    async def decide(conn: Connection) -> tuple[_Context, list[Event]]:
         ctx = await _vote_context(conn, reader_id, comparison, tool)
-        events: list[Event] = []
-        if ctx.state.vote(comparison, tool) != verdict:
-            events.append(VoteCast(comparison=comparison, tool=tool, verdict=verdict))
-        return await _act(conn, ctx, events, idempotency_key=idempotency_key, request_id=request_id)
+        if ctx.state.vote(comparison, tool) == verdict:
+            return ctx, []
+        return ctx, [VoteCast(comparison=comparison, tool=tool, verdict=verdict)]
 
-    return await with_retries(pool, work)
+    return await _perform(pool, decide, idempotency_key=idempotency_key, request_id=request_id)
 
 
 async def withdraw_vote(
@@ -166,14 +220,13 @@ async def withdraw_vote(
 ) -> ReaderState:
     """Remove the reader's standing vote on ``tool``; withdrawing no vote is a no-op."""
 
-    async def work(conn: Connection) -> ReaderState:
+    async def decide(conn: Connection) -> tuple[_Context, list[Event]]:
         ctx = await _vote_context(conn, reader_id, comparison, tool)
-        events: list[Event] = []
-        if ctx.state.vote(comparison, tool) is not None:
-            events.append(VoteWithdrawn(comparison=comparison, tool=tool))
-        return await _act(conn, ctx, events, idempotency_key=idempotency_key, request_id=request_id)
+        if ctx.state.vote(comparison, tool) is None:
+            return ctx, []
+        return ctx, [VoteWithdrawn(comparison=comparison, tool=tool)]
 
-    return await with_retries(pool, work)
+    return await _perform(pool, decide, idempotency_key=idempotency_key, request_id=request_id)
 
 
 async def set_bookmark(
@@ -187,16 +240,15 @@ async def set_bookmark(
 ) -> ReaderState:
     """Bookmark ``tool`` (or remove the bookmark); repeating either is a no-op."""
 
-    async def work(conn: Connection) -> ReaderState:
+    async def decide(conn: Connection) -> tuple[_Context, list[Event]]:
         ctx = await _context(conn, reader_id, tool, "")
         if not ctx.tool_known:
             raise UnknownTool(tool)
         has = tool in ctx.state.bookmarks
-        events: list[Event] = []
         if bookmarked and not has:
-            events.append(BookmarkAdded(tool=tool))
-        elif has and not bookmarked:
-            events.append(BookmarkRemoved(tool=tool))
-        return await _act(conn, ctx, events, idempotency_key=idempotency_key, request_id=request_id)
+            return ctx, [BookmarkAdded(tool=tool)]
+        if has and not bookmarked:
+            return ctx, [BookmarkRemoved(tool=tool)]
+        return ctx, []
 
-    return await with_retries(pool, work)
+    return await _perform(pool, decide, idempotency_key=idempotency_key, request_id=request_id)

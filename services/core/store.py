@@ -82,6 +82,24 @@ class AppendResult:
     replayed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    """One caller's append, for ``EventStore.append_many``."""
+
+    stream_id: str
+    events: Sequence[Event]
+    expected_version: int
+    metadata: Metadata | None = None
+
+
+class PartialAppend(Exception):
+    """Part of a multi-event request conflicted: its transaction must not commit."""
+
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(f"append to {stream_id} was only partly written")
+        self.stream_id = stream_id
+
+
 _metadata_encoder = msgspec.json.Encoder()
 
 # The text casts carry aliases of their own: an unaliased ``tx_id::text`` would be the
@@ -185,6 +203,46 @@ class EventStore:
                 # A concurrent request with the same key committed first.
                 raise StreamVersionConflict(stream_id, expected_version)
         return AppendResult(recorded)
+
+    async def append_many(
+        self, conn: Connection, requests: Sequence[AppendRequest]
+    ) -> list[AppendResult | None]:
+        """Append several requests (to distinct or the same streams) in one statement.
+
+        Must run inside the caller's transaction. Each result is what that request
+        wrote, or ``None`` when it was a version conflict (nothing of it written).
+        Raises ``PartialAppend`` if a multi-event request was only partly written: the
+        caller must roll the transaction back and retry the requests one by one.
+        """
+        rows = await conn.fetch(
+            "insert into events (stream_id, stream_version, type, schema_version, data, metadata)"
+            " select s, v, t, sv, d::jsonb, m::jsonb from unnest($1::text[], $2::int[],"
+            " $3::text[], $4::smallint[], $5::text[], $6::text[]) as e(s, v, t, sv, d, m)"
+            " on conflict (stream_id, stream_version) do nothing"
+            f" returning {_COLUMNS}",
+            [r.stream_id for r in requests for _ in r.events],
+            [r.expected_version + n for r in requests for n in range(1, len(r.events) + 1)],
+            [type_name(e) for r in requests for e in r.events],
+            [type(e).version for r in requests for e in r.events],
+            [self.codec.encode(e) for r in requests for e in r.events],
+            [
+                _metadata_encoder.encode(r.metadata or Metadata()).decode()
+                for r in requests
+                for _ in r.events
+            ],
+        )
+        written = {(row[2], row[3]): self._decode(row) for row in rows}
+        results: list[AppendResult | None] = []
+        for r in requests:
+            mine = [
+                written.pop((r.stream_id, r.expected_version + n), None)
+                for n in range(1, len(r.events) + 1)
+            ]
+            got = [m for m in mine if m is not None]
+            if got and len(got) != len(mine):
+                raise PartialAppend(r.stream_id)
+            results.append(AppendResult(tuple(got)) if got else None)
+        return results
 
     async def read_stream(self, conn: Connection, stream_id: str) -> list[Recorded]:
         """Every event of one stream, in stream order."""
