@@ -1,7 +1,10 @@
 """Scenario 1 — append one vote event with its inline projections, no HTTP.
 
-Ours: ``unit.with_retries`` + ``unit.append`` (write gate, event insert, inline
-projections, one transaction). Baselines at the same concurrency, on the same server:
+Ours: the group committer (``services/core/group.py``) that reader actions append
+through: concurrent appends share one transaction (write gate, one INSERT for all,
+inline projections over all, one commit). Also shown: ``unit.with_retries`` +
+``unit.append``, a transaction per append (what keyed and operator writes use).
+Baselines at the same concurrency, on the same server:
 (a) a bare asyncpg INSERT of the same row into a plain table, one per transaction, the
 database's own limit; (b) the ``eventsourcing`` library's PostgreSQL application
 recorder (psycopg 3, its own table, its default mode that keeps notification order by
@@ -19,6 +22,7 @@ from urllib.parse import urlsplit
 from services.core.config import Settings
 from services.core.db import create_pool
 from services.core.events import CODEC, VoteCast
+from services.core.group import committer
 from services.core.readers import cast_vote
 from services.core.store import Connection, Pool
 from services.core.unit import append, with_retries
@@ -85,7 +89,19 @@ class VoteStreams:
 
 
 async def ours(pool: Pool, writers: int, total: int) -> float:
-    """Appends per second through ``with_retries`` + ``append``."""
+    """Appends per second through the pool's group committer (what reader actions use)."""
+    streams = VoteStreams(writers)
+    group = committer(pool)
+
+    async def op(w: int) -> None:
+        reader, version, event = streams.next(w)
+        await group.append(f"reader-{reader}", [event], expected_version=version)
+
+    return await run_tasks(writers, total, op)
+
+
+async def one_per_transaction(pool: Pool, writers: int, total: int) -> float:
+    """Appends per second through ``with_retries`` + ``append``: a transaction each."""
     streams = VoteStreams(writers)
 
     async def op(w: int) -> None:
@@ -213,11 +229,18 @@ async def run(bench: Bench, *, quick: bool, concurrency: Sequence[int] = (1, 16,
                 o / b >= 2.0 if writers in (16, 64) else None,
             )
         )
+    async with bench.database("unit") as dsn:
+        pool = await create_pool(dsn, size=POOL)
+        try:
+            u = await one_per_transaction(pool, 16, total)
+        finally:
+            await pool.close()
+    rows.append(Row("1 append, a transaction each (unit.append) · 16 writers", rate(u)))
     async with bench.database("domain") as dsn:
         pool = await create_pool(dsn, size=POOL)
         try:
             d = await domain_votes(pool, 16, total)
         finally:
             await pool.close()
-    rows.append(Row("1 cast_vote (checks + reads + append) · 16 writers", rate(d)))
+    rows.append(Row("1 cast_vote (read, decide, group append, read) · 16 writers", rate(d)))
     return rows
