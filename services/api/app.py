@@ -33,6 +33,7 @@ from services.core.tokens import Tokens
 
 from .deps import DEPENDENCIES
 from .error_handlers import handlers, unrouted
+from .operator import operator_router
 from .reader import ReaderCookies, ReaderMiddleware
 from .security import (
     NO_READER,
@@ -125,7 +126,7 @@ def create_app(settings: Settings | None = None, *, limits: Limits | None = None
         cache_control=CacheControlHeader(max_age=3600, public=True),
     )
     return Litestar(
-        route_handlers=[healthz, static, web_router(), api_router()],
+        route_handlers=[healthz, static, web_router(), api_router(), operator_router],
         lifespan=[lifespan],
         state=State({"settings": settings, "tokens": Tokens(settings.secret_key)}),
         dependencies=DEPENDENCIES,

@@ -24,6 +24,11 @@ from services.core.config import Settings
 from services.core.mailrender import UNSUBSCRIBE_URL
 from services.core.weeks import InvalidWeek, IsoWeek
 
+from .security import NO_READER
+
+PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; sandbox"
+"""The preview is a mail: its CSS is inlined, so it needs a policy of its own; no script."""
+
 
 def operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard: the bearer token must equal ``OPERATOR_TOKEN`` (compared in constant time)."""
@@ -61,7 +66,7 @@ async def digest_preview(
     return Response(
         body.replace(UNSUBSCRIBE_URL, sample),
         media_type="text/html; charset=utf-8" if format == "html" else "text/plain; charset=utf-8",
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": PREVIEW_POLICY},
     )
 
 
@@ -70,4 +75,5 @@ operator_router = Router(
     route_handlers=[digest_preview],
     guards=[operator_only],
     include_in_schema=False,
+    opt={NO_READER: True},
 )

@@ -131,7 +131,9 @@ async def test_replay_twice_and_unknown_name(catalog: Pool, dsn: str) -> None:
     try:
         await replay(conn)
         await replay(conn, ["catalog", "community"])
-        with pytest.raises(UnknownProjection, match="known: catalog, community, deliveries, subscribers"):
+        with pytest.raises(
+            UnknownProjection, match="known: catalog, community, deliveries, subscribers"
+        ):
             await replay(conn, ["nope"])
     finally:
         await conn.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 
 from services.api.app import create_app
-from services.api.operator import operator_router
 from services.core.config import Settings
 from services.core.store import Pool
 
@@ -16,7 +15,6 @@ async def test_preview_needs_the_operator_token(
     pool: Pool, settings: Settings, sink: Sink, catalog: None
 ) -> None:
     app = create_app(settings.with_(operator_token="op-secret"))
-    app.register(operator_router)
     url = f"/operator/digest/preview?week={WEEK}"
     async with (
         app.lifespan(),
@@ -28,6 +26,7 @@ async def test_preview_needs_the_operator_token(
         auth = {"Authorization": "Bearer op-secret"}
         html = await client.get(url, headers=auth)
         assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+        assert "style-src 'unsafe-inline'" in html.headers["content-security-policy"]
         assert "Prompt Caching" in html.text and "unsubscribe?token=preview" in html.text
         text = await client.get(url + "&format=text", headers=auth)
         assert text.status_code == 200 and text.text.startswith("WEEKLY AI TOOL VERDICTS")
@@ -40,7 +39,6 @@ async def test_preview_needs_the_operator_token(
 
 async def test_no_token_configured_means_no_access(settings: Settings, pool: Pool) -> None:
     app = create_app(settings)
-    app.register(operator_router)
     async with (
         app.lifespan(),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
