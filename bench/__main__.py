@@ -27,7 +27,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "digest": ("7 · digest", digest.run),
 }
 
-console = Console()
+console = Console(width=max(Console().width, 150))
 
 
 async def _run_all(names: list[str], quick: bool) -> tuple[list[Row], list[str]]:

@@ -204,7 +204,7 @@ async def measure(bench: Bench, writers: int, total: int, peer_total: int, reps:
 
 
 async def run(bench: Bench, *, quick: bool, concurrency: Sequence[int] = (1, 16, 64)) -> list[Row]:
-    total, peer_total, reps = (600, 300, 1) if quick else (20_000, 10_000, 3)
+    total, peer_total, reps = (300, 150, 1) if quick else (20_000, 10_000, 3)
     rows: list[Row] = []
     for writers in concurrency:
         f = await measure(bench, writers, total, peer_total, reps)

@@ -61,16 +61,14 @@ async def _figures(
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     with api_server("uvicorn", env, port, workers=os.cpu_count() or 1) as url:
-        run_wrk(url, script, 2, PAGE_CONNECTIONS)
+        run_wrk(url, script, 2, PAGE_CONNECTIONS)  # warm-up
         page = run_wrk(url, script, seconds, PAGE_CONNECTIONS)
     return appends, page
 
 
 async def run(bench: Bench, *, quick: bool) -> list[Row]:
-    if quick:
-        sizes, readers, total, seconds = (0, 20_000, 100_000), 5_000, 600, 3
-    else:
-        sizes, readers, total, seconds = (0, 1_000_000, 10_000_000), 100_000, 10_000, 15
+    sizes: tuple[int, ...] = (0, 20_000) if quick else (0, 1_000_000, 10_000_000)
+    readers, total, seconds = (2_000, 300, 1) if quick else (100_000, 10_000, 15)
     rows: list[Row] = []
     generator = LogGenerator(readers=readers)
     base: tuple[float, Load] | None = None

@@ -207,7 +207,7 @@ class ServerFigures:
 
 
 async def measure_server(
-    bench: Bench, kind: str, redis_url: str, *, seconds: int, readers: int
+    bench: Bench, kind: str, redis_url: str, *, seconds: int, readers: int, warm_up: int = 2
 ) -> ServerFigures:
     secret = secrets.token_hex(32)
     csrf = generate_csrf_token(secret)
@@ -225,7 +225,7 @@ async def measure_server(
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
         }
         with api_server(kind, env, port, workers=os.cpu_count() or 1) as url:
-            run_wrk(url, scripts / "votes.lua", 2)  # warm-up: connections, caches
+            run_wrk(url, scripts / "votes.lua", warm_up)  # connections, caches
             floor = run_wrk(url, scripts / "health.lua", seconds)
             votes = run_wrk(url, scripts / "votes.lua", seconds)
             viral = run_wrk(url, scripts / "viral.lua", seconds)
@@ -269,11 +269,18 @@ def rows_for(f: ServerFigures) -> list[Row]:
 
 
 async def run(bench: Bench, *, quick: bool) -> list[Row]:
-    seconds, readers = (3, 2_000) if quick else (15, 40_000)
+    seconds, readers = (1, 2_000) if quick else (15, 40_000)
     rows: list[Row] = []
     with redis_server(bench.root / "redis") as redis_url:
         for kind in SERVERS:
             rows += rows_for(
-                await measure_server(bench, kind, redis_url, seconds=seconds, readers=readers)
+                await measure_server(
+                    bench,
+                    kind,
+                    redis_url,
+                    seconds=seconds,
+                    readers=readers,
+                    warm_up=min(seconds, 2),
+                )
             )
     return rows

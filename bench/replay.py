@@ -66,7 +66,7 @@ async def generate(dsn: str, events: int, readers: int) -> LogGenerator:
 
 
 async def run(bench: Bench, *, quick: bool) -> list[Row]:
-    events, readers, reps = (50_000, 5_000, 1) if quick else (1_000_000, 100_000, 3)
+    events, readers, reps = (20_000, 2_000, 1) if quick else (1_000_000, 100_000, 3)
     async with bench.database("replay") as dsn:
         await generate(dsn, events, readers)
         await copy_out_seconds(dsn)  # warm the cache for both contenders alike
