@@ -82,6 +82,11 @@ async def compact_forever(state: State, *, every: float = 2.0) -> None:
         await asyncio.sleep(every)
 
 
+def _templates_fixed(engine: JinjaTemplateEngine) -> None:
+    # The templates ship with the code: checking their mtime on every render is wasted work.
+    engine.engine.auto_reload = False
+
+
 @get("/healthz", include_in_schema=False, opt={NO_READER: True})
 async def healthz(state: State) -> Response[Health]:
     """Liveness and readiness: database, Redis, worker heartbeat, oldest open writer."""
@@ -138,7 +143,9 @@ def create_app(settings: Settings | None = None, *, limits: Limits | None = None
         request_max_body_size=limits.max_body_bytes,
         before_send=[add_security_headers],
         exception_handlers=handlers(unrouted),
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_templates_fixed
+        ),
         openapi_config=OpenAPIConfig(
             title="Verdicts reader API",
             version="1",
