@@ -10,18 +10,16 @@ of the same size over the same number of connections to the same sink.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
 
-from services.core.config import Settings
+from services.core.config import Settings, SmtpTarget
 from services.core.db import connect
 from services.core.digest import issued_mail
 from services.core.events import CODEC, SubscriptionConfirmed, SubscriptionRequested
@@ -30,7 +28,7 @@ from services.core.mime import MailTemplate
 from services.core.replay import replay
 from services.core.store import Connection
 from services.core.weeks import IsoWeek
-from services.embedded import free_port, wait_for_port
+from services.embedded import smtp_sink
 
 from .catalog import bench_catalog
 from .env import Bench
@@ -38,31 +36,6 @@ from .report import Row, rate, ratio
 
 CONNECTIONS = Settings().smtp_connections
 SENDER = Settings().mail_from
-
-
-@contextlib.contextmanager
-def smtp_discard_sink() -> Iterator[int]:
-    """An aiosmtpd server on loopback that accepts and drops every mail; yields its port."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            f"127.0.0.1:{port}",
-            "-c",
-            "aiosmtpd.handlers.Sink",
-        ],
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    try:
-        wait_for_port(port)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 async def add_confirmed_subscribers(conn: Connection, count: int) -> None:
@@ -151,7 +124,7 @@ async def run(bench: Bench, *, quick: bool) -> list[Row]:
     sizes = (300,) if quick else (10_000, 100_000)
     week = IsoWeek.of(bench_catalog().comparisons[0].published_at)
     rows: list[Row] = []
-    with smtp_discard_sink() as port:
+    with smtp_sink(None) as smtp_url:
         for size in sizes:
             async with bench.database("digest") as dsn:
                 conn = await connect(dsn)
@@ -162,14 +135,14 @@ async def run(bench: Bench, *, quick: bool) -> list[Row]:
                 env = {
                     **os.environ,
                     "DATABASE_URL": dsn,
-                    "SMTP_URL": f"smtp://127.0.0.1:{port}",
+                    "SMTP_URL": smtp_url,
                     "SMTP_CONNECTIONS": str(CONNECTIONS),
                     "PUBLIC_URL": "http://127.0.0.1:8000",
                 }
                 took, rss = await asyncio.to_thread(send_digest_process, env, week)
                 message = await same_size_message(dsn, week)
             ours = size / took
-            base = await bare_smtp(port, message, size, CONNECTIONS)
+            base = await bare_smtp(SmtpTarget.parse(smtp_url).port, message, size, CONNECTIONS)
             mb = rss / 2**20
             rows.append(
                 Row(

@@ -83,9 +83,14 @@ def redis_server(data_dir: Path, *, port: int | None = None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def smtp_sink(maildir: Path, *, port: int | None = None) -> Iterator[str]:
-    """Run an aiosmtpd sink on loopback that files every mail into ``maildir``."""
-    maildir.mkdir(parents=True, exist_ok=True)
+def smtp_sink(maildir: Path | None, *, port: int | None = None) -> Iterator[str]:
+    """Run an aiosmtpd sink on loopback that files every mail into ``maildir`` (a
+    Maildir), or accepts and drops every mail when ``maildir`` is ``None``."""
+    if maildir is None:
+        handler = ["aiosmtpd.handlers.Sink"]
+    else:
+        maildir.mkdir(parents=True, exist_ok=True)
+        handler = ["aiosmtpd.handlers.Mailbox", str(maildir)]
     port = free_port(port)
     proc = subprocess.Popen(
         [
@@ -96,8 +101,7 @@ def smtp_sink(maildir: Path, *, port: int | None = None) -> Iterator[str]:
             "-l",
             f"127.0.0.1:{port}",
             "-c",
-            "aiosmtpd.handlers.Mailbox",
-            str(maildir),
+            *handler,
         ],
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )

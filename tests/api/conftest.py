@@ -17,6 +17,7 @@ from services.api.security import Limits
 from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.config import Settings
 from services.core.store import Pool
+from tests.asgi import asgi_client
 
 SECRET = "test-secret-key"
 BASE_URL = "http://testserver.local"
@@ -77,7 +78,7 @@ def app_pool(app: Litestar) -> Pool:
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """A JSON API reader: has visited once (reader and CSRF cookies), sends X-CSRFToken."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+    async with asgi_client(app, base_url=BASE_URL) as c:
         (await c.get("/api/v1/comparisons")).raise_for_status()
         c.headers["X-CSRFToken"] = c.cookies["csrftoken"]
         yield c
@@ -86,7 +87,7 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def browser(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """A web reader: has visited the home page; posts forms with the ``_csrf_token`` field."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+    async with asgi_client(app, base_url=BASE_URL) as c:
         (await c.get("/")).raise_for_status()
         yield c
 

@@ -9,6 +9,7 @@ import httpx
 from litestar import Litestar
 
 from services.core.store import Pool
+from tests.asgi import asgi_client
 
 from .conftest import AZURE, BASE_URL, FILES, FILES_VS_AZURE, event_count
 
@@ -70,9 +71,7 @@ async def test_readers_are_told_apart_by_their_cookie(
     app: Litestar, client: httpx.AsyncClient
 ) -> None:
     await client.put(f"{VOTES}/{FILES}", json={"verdict": "ship"})
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=BASE_URL
-    ) as other:
+    async with asgi_client(app, base_url=BASE_URL) as other:
         await other.get("/")
         other.headers["X-CSRFToken"] = other.cookies["csrftoken"]
         r = await other.put(f"{VOTES}/{FILES}", json={"verdict": "skip"})
@@ -82,7 +81,7 @@ async def test_readers_are_told_apart_by_their_cookie(
 
 
 async def test_first_visit_sets_a_signed_httponly_lax_reader_cookie(app: Litestar) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+    async with asgi_client(app, base_url=BASE_URL) as c:
         r = await c.get("/api/v1/comparisons")
         cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith("reader="))
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie

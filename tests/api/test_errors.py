@@ -18,6 +18,7 @@ from services.api.problems import explain
 from services.core.events import ComparisonWithdrawn
 from services.core.store import Pool
 from services.core.unit import STORE, append, with_retries
+from tests.asgi import asgi_client
 
 from .conftest import AZURE, BASE_URL, FILES, FILES_VS_AZURE, SECRET, event_count, post_form
 
@@ -83,9 +84,7 @@ async def test_forged_reader_cookie_is_a_new_reader(
     genuine = client.cookies["reader"]
     reader_id = genuine.rsplit(".", 1)[0]
     for forged in (reader_id, f"{reader_id}.bad-signature", genuine[:-2] + "xx", "garbage"):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=BASE_URL, cookies={"reader": forged}
-        ) as c:
+        async with asgi_client(app, base_url=BASE_URL, cookies={"reader": forged}) as c:
             r = await unchanged(c.get(f"/api/v1/comparisons/{FILES_VS_AZURE}"))
             assert r.json()["reader"] == {"votes": {}, "bookmarked": []}
             new = next(v for v in r.headers.get_list("set-cookie") if v.startswith("reader="))

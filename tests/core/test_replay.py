@@ -83,11 +83,11 @@ async def test_incremental_equals_replayed_equals_recomputed(
             assert (incremental[(CMP, t)].ship, incremental[(CMP, t)].skip) == (ships, skips)
         assert await tallies.verify(conn) == []
     before = await snapshot(catalog)
-    conn = await connect(dsn)
+    fresh = await connect(dsn)
     try:
-        await replay(conn)
+        await replay(fresh)
     finally:
-        await conn.close()
+        await fresh.close()
     assert await snapshot(catalog) == before
 
 

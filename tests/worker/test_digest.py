@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import Literal
 
 from services.core import digest, readers
 from services.core.config import Settings
@@ -53,7 +54,7 @@ async def test_content_panel_community_and_the_biggest_split(
 ) -> None:
     # The panel ships Claude Files API 4 of 4; readers mostly skip it.
     for i in range(12):
-        verdict = "ship" if i < 2 else "skip"
+        verdict: Literal["ship", "skip"] = "ship" if i < 2 else "skip"
         await readers.cast_vote(
             pool, str(uuid.uuid4()), FILES_VS_AZURE, "claude-files-api", verdict
         )
@@ -108,7 +109,7 @@ async def test_permanent_bounces_are_recorded_and_the_third_unsubscribes(
     status = await pool.fetchrow(
         "select status, bounces from subscribers where subscriber_id = $1", bouncer
     )
-    assert tuple(status) == ("unsubscribed", 3)
+    assert status is not None and tuple(status) == ("unsubscribed", 3)
     ledger = await pool.fetch(
         "select status, code from digest_deliveries where subscriber_id = $1", bouncer
     )

@@ -181,7 +181,8 @@ async def test_sigterm_lets_the_running_send_finish_cleanly(
     finally:
         await redis.aclose()
         log.close()
-    states = dict(await pool.fetch("select state, count(*) from digest_recipients group by 1"))
+    rows = await pool.fetch("select state, count(*) from digest_recipients group by 1")
+    states: dict[str, int] = {r[0]: r[1] for r in rows}
     assert set(states) <= {"sent", "pending"} and states["sent"] >= 20, states
     await send_all(pool, settings)
     assert_once_each(await outcome(pool, sink))

@@ -18,11 +18,17 @@ from .conftest import WEEK, Sink, run_jobs
 LINK = re.compile(r"https://verdicts\.test/[a-z/-]+\?token=[A-Za-z0-9_.\-]+")
 
 
-def links(message: EmailMessage) -> tuple[list[str], list[str]]:
+def bodies(message: EmailMessage) -> tuple[str, str]:
+    """The (plain text, HTML) parts of a multipart/alternative mail."""
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
     assert text is not None and html is not None
-    return LINK.findall(text.get_content()), LINK.findall(html.get_content())
+    return text.get_content(), html.get_content()
+
+
+def links(message: EmailMessage) -> tuple[list[str], list[str]]:
+    text, html = bodies(message)
+    return LINK.findall(text), LINK.findall(html)
 
 
 async def test_subscribe_confirm_digest_once_per_confirmed_reader(
@@ -80,8 +86,7 @@ async def test_subscribe_confirm_digest_once_per_confirmed_reader(
     assert visible and visible == [u for u in html_links if "/unsubscribe?" in u]
     assert tokens.read(Purpose.UNSUBSCRIBE, visible[0].split("token=", 1)[1]) == reader
 
-    html = msg.get_body(("html",)).get_content()
-    text = msg.get_body(("plain",)).get_content()
+    text, html = bodies(msg)
     for title in ("Claude Files API vs Azure AI Foundry Real-Time Voice API &amp; Model Router",):
         assert title in html and title.replace("&amp;", "&") in text
     assert "<style" not in html and 'style="' in html  # CSS inlined for mail clients

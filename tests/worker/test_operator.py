@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
-
 from services.api.app import create_app
 from services.core.config import Settings
 from services.core.store import Pool
+from tests.asgi import asgi_client
 
 from .conftest import WEEK, Sink
 
@@ -18,7 +17,7 @@ async def test_preview_needs_the_operator_token(
     url = f"/operator/digest/preview?week={WEEK}"
     async with (
         app.lifespan(),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+        asgi_client(app) as client,
     ):
         assert (await client.get(url)).status_code == 401
         wrong = await client.get(url, headers={"Authorization": "Bearer nope"})
@@ -41,7 +40,7 @@ async def test_no_token_configured_means_no_access(settings: Settings, pool: Poo
     app = create_app(settings)
     async with (
         app.lifespan(),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+        asgi_client(app) as client,
     ):
         response = await client.get(
             "/operator/digest/preview", headers={"Authorization": "Bearer None"}
