@@ -2,8 +2,9 @@
 
 Building an ``EmailMessage`` per recipient costs milliseconds; a digest goes to
 thousands. ``MailTemplate`` encodes the fixed headers once and, per recipient, only
-substitutes the placeholders, quoted-printable-encodes the two bodies (C speed, via
-``binascii``) and adds the per-recipient headers. The result is a
+substitutes the placeholders, quoted-printable-encodes the lines that hold them (C
+speed, via ``binascii``; the other lines were encoded once) and adds the
+per-recipient headers. The result is a
 ``multipart/alternative`` message (plain text, then HTML) that Python's ``email``
 package parses back to the same text.
 """
@@ -56,6 +57,35 @@ class Outgoing:
 
 _FOLD = ",\r\n "
 
+Segments = tuple[bytes | str, ...]
+"""A body as quoted-printable runs of fixed lines, and the lines with placeholders."""
+
+
+def _segments(body: str, placeholders: Sequence[str]) -> Segments:
+    """Cut ``body`` at line ends: runs of lines without a placeholder are encoded now,
+    lines with one stay text. Quoted-printable encodes line by line, so encoding the
+    pieces apart gives the same lines as encoding the whole body."""
+    out: list[bytes | str] = []
+    fixed: list[str] = []
+    lines = body.split("\n")
+    for n, line in enumerate(lines):
+        if n < len(lines) - 1:
+            line += "\n"
+        if not any(p in line for p in placeholders):
+            fixed.append(line)
+            continue
+        if fixed:
+            out.append(_qp("".join(fixed)))
+            fixed = []
+        out.append(line)
+    if fixed:
+        out.append(_qp("".join(fixed)))
+    return tuple(out)
+
+
+def _qp(text: str) -> bytes:
+    return binascii.b2a_qp(text.encode(), istext=True)
+
 
 class MailTemplate:
     """A rendered mail plus its fixed headers; ``personalise`` makes each message."""
@@ -87,6 +117,17 @@ class MailTemplate:
             for kind in ("plain", "html")
         )
         self._close = f"\r\n--{boundary}--\r\n".encode()
+        self._bodies: dict[tuple[str, ...], tuple[Segments, Segments]] = {}
+
+    def _split(self, placeholders: tuple[str, ...]) -> tuple[Segments, Segments]:
+        """The text and HTML bodies cut for these placeholders, cut once per set."""
+        bodies = self._bodies.get(placeholders)
+        if bodies is None:
+            bodies = self._bodies[placeholders] = (
+                _segments(self.mail.text, placeholders),
+                _segments(self.mail.html, placeholders),
+            )
+        return bodies
 
     def personalise(
         self,
@@ -100,10 +141,8 @@ class MailTemplate:
         """The message for one recipient: placeholders in ``fields`` replaced (escaped
         in the HTML part), plus per-recipient ``headers`` (ASCII values; a list is
         folded after each ", ")."""
-        text, html = self.mail.text, self.mail.html
-        for placeholder, value in fields.items():
-            text = text.replace(placeholder, value)
-            html = html.replace(placeholder, escape(value))
+        text, html = self._split(tuple(fields))
+        escaped = {placeholder: escape(value) for placeholder, value in fields.items()}
         own = "".join(
             [
                 f"To: {to}\r\n",
@@ -117,10 +156,22 @@ class MailTemplate:
                 own.encode(),
                 self._head,
                 self._text_head,
-                binascii.b2a_qp(text.encode(), istext=True),
+                *_fill(text, fields),
                 self._html_head,
-                binascii.b2a_qp(html.encode(), istext=True),
+                *_fill(html, escaped),
                 self._close,
             )
         )
         return Outgoing(recipient=to, message_id=message_id, data=data)
+
+
+def _fill(body: Segments, fields: Mapping[str, str]) -> list[bytes]:
+    """``body``'s encoded pieces, its placeholder lines filled in and encoded."""
+    out = []
+    for piece in body:
+        if isinstance(piece, str):
+            for placeholder, value in fields.items():
+                piece = piece.replace(placeholder, value)
+            piece = _qp(piece)
+        out.append(piece)
+    return out

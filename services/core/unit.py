@@ -73,9 +73,21 @@ async def with_retries(
 
     ``work`` must re-read what it decides on: each attempt starts from a fresh snapshot.
     """
+    async with pool.acquire() as conn:
+        return await retrying(conn, work, attempts=attempts)
+
+
+async def retrying(
+    conn: Connection,
+    work: Callable[[Connection], Awaitable[T]],
+    *,
+    attempts: int = 5,
+) -> T:
+    """``with_retries`` on a connection the caller holds: a loop of many short
+    transactions (the sender's) skips a pool acquire and reset per transaction."""
     for attempt in range(attempts):
         try:
-            async with pool.acquire() as conn, conn.transaction():
+            async with conn.transaction():
                 await enter_write(conn)
                 return await work(conn)
         except StreamVersionConflict:

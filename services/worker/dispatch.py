@@ -28,7 +28,7 @@ from typing import Protocol
 from services.core.config import Settings
 from services.core.mime import Outgoing, mail_domain
 from services.core.store import Connection, Pool
-from services.core.unit import with_retries
+from services.core.unit import retrying
 
 from .queue import Claimed, Queue
 from .smtp import Attempt, Result, SmtpLink, SmtpUnavailable
@@ -113,30 +113,34 @@ class Dispatcher:
     async def _lane(self, link: SmtpLink, deadline: float | None) -> None:
         s = self.settings
         while self._more(deadline):
-            async with self.pool.acquire() as conn, conn.transaction():
-                batch = await self.kind.claim(
-                    conn, self.owner, s.mail_batch_size, s.mail_lease_seconds
-                )
-            if not batch:
-                return
-            await self._send_batch(link, batch, deadline)
+            # One connection per batch for its per-message transactions (no pool
+            # acquire and reset per message). Giving rows back takes another from the
+            # pool: this one may be unusable if a cancel interrupted its query.
+            async with self.pool.acquire() as conn:
+                async with conn.transaction():
+                    batch = await self.kind.claim(
+                        conn, self.owner, s.mail_batch_size, s.mail_lease_seconds
+                    )
+                if not batch:
+                    return
+                await self._send_batch(conn, link, batch, deadline)
 
     async def _send_batch(
-        self, link: SmtpLink, batch: list[Claimed], deadline: float | None
+        self, conn: Connection, link: SmtpLink, batch: list[Claimed], deadline: float | None
     ) -> None:
         queue, s = self.kind.queue, self.settings
         upcoming = batch
         try:
-            current, upcoming = await self._step(None, upcoming, deadline)
+            current, upcoming = await self._step(conn, None, upcoming, deadline)
             while current is not None:
                 message = self.kind.compose(current, datetime.now(UTC))
                 try:
                     attempt = await link.send(self.sender, message)
                 except SmtpUnavailable as exc:
                     self.progress.smtp_down = str(exc)
-                    async with self.pool.acquire() as conn:
+                    async with self.pool.acquire() as other:
                         await queue.retry(
-                            conn,
+                            other,
                             current.id,
                             delay=s.mail_retry_seconds,
                             counted=False,
@@ -145,19 +149,23 @@ class Dispatcher:
                         )
                     return
                 current, upcoming = await self._step(
-                    (current, message, attempt), upcoming, deadline
+                    conn, (current, message, attempt), upcoming, deadline
                 )
         finally:
             # Rows still only claimed go back now; a row left ``sending`` (cancelled
             # mid-SMTP) is the reaper's, which reports it ``unknown``.
             rest = [item.id for item in upcoming]
             if rest:
-                async with self.pool.acquire() as conn:
+                async with self.pool.acquire() as other:
                     delay = s.mail_retry_seconds if self.progress.smtp_down else 0.0
-                    await queue.release(conn, rest, self.owner, delay=delay)
+                    await queue.release(other, rest, self.owner, delay=delay)
 
     async def _step(
-        self, done: Done | None, upcoming: list[Claimed], deadline: float | None
+        self,
+        conn: Connection,
+        done: Done | None,
+        upcoming: list[Claimed],
+        deadline: float | None,
     ) -> tuple[Claimed | None, list[Claimed]]:
         """One transaction: record ``done``'s outcome, then mark the next eligible row of
         ``upcoming`` ``sending``. Returns that row (``None`` when the batch is over, the
@@ -178,7 +186,7 @@ class Dispatcher:
                 skipped += 1
             return outcome, skipped, -1
 
-        outcome, skipped, index = await with_retries(self.pool, work)
+        outcome, skipped, index = await retrying(conn, work)
         if outcome is not None:
             setattr(self.progress, outcome, getattr(self.progress, outcome) + 1)
         self.progress.skipped += skipped

@@ -75,11 +75,14 @@ class DeliveriesProjection:
     ) -> DeliveriesState:
         keys = sorted({_key(e) for e in events})
         state = DeliveriesState()
+        # The ``= any`` conditions keep the primary key usable in the generic plan
+        # PostgreSQL caches while the table is still empty at the start of a send;
+        # without them that plan scans the whole week's ledger for every delivery.
         for r in await conn.fetch(
             f"select week, subscriber_id::text, status, deliveries, bounces, message_id, code,"
             f" updated_at from {t('digest_deliveries')}"
-            " where (week, subscriber_id) in"
-            " (select * from unnest($1::text[], $2::uuid[]))",
+            " where week = any($1::text[]) and subscriber_id = any($2::uuid[])"
+            " and (week, subscriber_id) in (select * from unnest($1::text[], $2::uuid[]))",
             [k[0] for k in keys],
             [k[1] for k in keys],
         ):
