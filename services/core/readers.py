@@ -4,8 +4,10 @@ vote, bookmark and un-bookmark tools.
 Each call decides on a fresh read of the reader's state, then appends to the reader's
 stream at the version it read, together with the inline projections, in a group commit
 shared with concurrent callers (``group.py``); a conflict (the reader acted meanwhile)
-re-reads and decides again. The returned state is read after the commit, so it
-includes the change.
+re-reads and decides again. The returned state includes the change: it is the state
+the decision read, with the appended events applied (``ReaderState.after``). The append
+succeeded at the version read, so nothing else happened in between, and no read after
+the commit is needed.
 """
 
 from __future__ import annotations
@@ -48,6 +50,26 @@ class ReaderState(msgspec.Struct, frozen=True, kw_only=True):
             if v.comparison == comparison and v.tool == tool:
                 return v.verdict
         return None
+
+    def after(self, events: Sequence[Event]) -> ReaderState:
+        """This state with ``events`` (appended right after it) applied, in the order
+        the projection reads it back: votes by (comparison, tool), bookmarks as added."""
+        votes = {(v.comparison, v.tool): v for v in self.votes}
+        bookmarks = list(self.bookmarks)
+        for ev in events:
+            if isinstance(ev, VoteCast):
+                votes[ev.comparison, ev.tool] = StandingVote(
+                    comparison=ev.comparison, tool=ev.tool, verdict=ev.verdict
+                )
+            elif isinstance(ev, VoteWithdrawn):
+                votes.pop((ev.comparison, ev.tool), None)
+            elif isinstance(ev, BookmarkAdded) and ev.tool not in bookmarks:
+                bookmarks.append(ev.tool)
+            elif isinstance(ev, BookmarkRemoved) and ev.tool in bookmarks:
+                bookmarks.remove(ev.tool)
+        return ReaderState(
+            reader_id=self.reader_id, votes=[votes[k] for k in sorted(votes)], bookmarks=bookmarks
+        )
 
 
 def reader_stream(reader_id: str) -> str:
@@ -133,7 +155,7 @@ async def _act(
     if not events:
         return ctx.state
     reader_id = ctx.state.reader_id
-    await append(
+    result = await append(
         conn,
         reader_stream(reader_id),
         events,
@@ -141,7 +163,9 @@ async def _act(
         idempotency_key=idempotency_key,
         metadata=Metadata(request_id=request_id, idempotency_key=idempotency_key),
     )
-    return await reader_state(conn, reader_id)
+    if result.replayed:  # a retry: its events were appended earlier, not after ctx
+        return await reader_state(conn, reader_id)
+    return ctx.state.after(events)
 
 
 Decide = Callable[[Connection], Awaitable[tuple[_Context, list[Event]]]]
@@ -183,8 +207,7 @@ async def _perform(
             if attempt == _ATTEMPTS - 1:
                 raise
             continue
-        async with pool.acquire() as conn:
-            return await reader_state(conn, ctx.state.reader_id)
+        return ctx.state.after(events)
     raise AssertionError("unreachable: _ATTEMPTS >= 1")
 
 

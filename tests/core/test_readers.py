@@ -7,6 +7,8 @@ import asyncio
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.core import readers, tallies
 from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
@@ -17,6 +19,7 @@ from services.core.errors import (
     UnknownTool,
 )
 from services.core.events import ComparisonWithdrawn as Withdrawn
+from services.core.events import Verdict
 from services.core.store import Pool
 from services.core.unit import STORE, append
 
@@ -150,3 +153,43 @@ async def test_one_reader_racing_itself_keeps_one_standing_vote(catalog: Pool) -
     assert sum(await tally(catalog, A)) == 1
     async with catalog.acquire() as conn:
         assert await tallies.verify(conn) == []
+
+
+TOOLS = (A, B)
+VERDICTS: dict[str, Verdict] = {"ship": "ship", "skip": "skip"}
+reader_actions = st.lists(
+    st.tuples(
+        st.integers(0, 2),
+        st.sampled_from(["ship", "skip", "withdraw", "bookmark", "unbookmark"]),
+        st.sampled_from(TOOLS),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(actions=reader_actions)
+async def test_the_returned_state_is_what_the_projection_holds(
+    catalog: Pool, actions: list[tuple[int, str, str, bool]]
+) -> None:
+    """The state a reader action answers with (computed, not re-read) always equals the
+    projection's rows read back, with or without an idempotency key."""
+    people = [new_reader() for _ in range(3)]
+    for who, action, tool, keyed in actions:
+        r = people[who]
+        key = str(uuid.uuid4()) if keyed else None
+        if action in VERDICTS:
+            verdict = VERDICTS[action]
+            state = await readers.cast_vote(catalog, r, CMP, tool, verdict, idempotency_key=key)
+        elif action == "withdraw":
+            state = await readers.withdraw_vote(catalog, r, CMP, tool, idempotency_key=key)
+        else:
+            state = await readers.set_bookmark(
+                catalog, r, tool, action == "bookmark", idempotency_key=key
+            )
+        async with catalog.acquire() as conn:
+            assert state == await readers.reader_state(conn, r)
