@@ -7,7 +7,7 @@ Read-only: every function here only SELECTs from projections.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import msgspec
 
@@ -190,37 +190,74 @@ async def tools_by_slug(conn: Connection, slugs: list[str]) -> dict[str, Tool]:
     return {r[0]: Tool(**dict(r)) for r in rows}
 
 
-async def get_comparison(conn: Connection, slug: str) -> Comparison:
-    """One comparison with both tools, panel and community; ``UnknownComparison`` if none."""
+_TOOL_COLUMNS = ("slug", "name", "vendor", "category", "tagline", "description", "pricing_entry")
+
+
+class _Entry(NamedTuple):
+    """A comparison as the catalog holds it; community tallies are added per read."""
+
+    slug: str
+    title: str
+    published_at: datetime
+    withdrawn_at: datetime | None
+    doc: ComparisonDoc
+    tools: tuple[Tool, ...]
+
+    def with_tallies(self, tallies: dict[str, Tally]) -> Comparison:
+        sides_by_tool = {s.tool: s for s in self.doc.sides}
+        return Comparison(
+            slug=self.slug,
+            title=self.title,
+            published_at=self.published_at,
+            withdrawn_at=self.withdrawn_at,
+            sides=[
+                Side(
+                    tool=t,
+                    pricing_read=sides_by_tool[t.slug].pricing_read,
+                    best_for=sides_by_tool[t.slug].best_for,
+                    panel=Panel.of(_reviews_for(self.doc, t.slug)),
+                    community=CommunityTally.of(tallies[t.slug]),
+                )
+                for t in self.tools
+            ],
+        )
+
+
+async def _catalog_entry(conn: Connection, slug: str) -> _Entry:
+    """The comparison with both tools, in one statement; ``UnknownComparison`` if none."""
+    cols = ", ".join(f"{side}.{c}" for side in ("a", "b") for c in _TOOL_COLUMNS)
     row = await conn.fetchrow(
-        "select title, published_at, withdrawn_at, tool_a, tool_b, doc::text"
-        " from comparisons where slug = $1",
+        f"select c.title, c.published_at, c.withdrawn_at, c.doc::text, {cols}"
+        " from comparisons c join tools a on a.slug = c.tool_a join tools b on b.slug = c.tool_b"
+        " where c.slug = $1",
         slug,
     )
     if row is None:
         raise UnknownComparison(slug)
-    title, published_at, withdrawn_at, tool_a, tool_b, doc_text = row
-    doc = _doc_decoder.decode(doc_text)
-    tools = await tools_by_slug(conn, [tool_a, tool_b])
-    tallies = await current(conn, [(slug, tool_a), (slug, tool_b)])
-    sides_by_tool = {s.tool: s for s in doc.sides}
-    sides = [
-        Side(
-            tool=tools[t],
-            pricing_read=sides_by_tool[t].pricing_read,
-            best_for=sides_by_tool[t].best_for,
-            panel=Panel.of(_reviews_for(doc, t)),
-            community=CommunityTally.of(tallies[(slug, t)]),
-        )
-        for t in (tool_a, tool_b)
-    ]
-    return Comparison(
-        slug=slug,
-        title=title,
-        published_at=published_at,
-        withdrawn_at=withdrawn_at,
-        sides=sides,
-    )
+    n = len(_TOOL_COLUMNS)
+    tools = tuple(Tool(**dict(zip(_TOOL_COLUMNS, row[i : i + n], strict=True))) for i in (4, 4 + n))
+    return _Entry(slug, row[0], row[1], row[2], _doc_decoder.decode(row[3]), tools)
+
+
+async def get_comparison(conn: Connection, slug: str) -> Comparison:
+    """One comparison with both tools, panel and community; ``UnknownComparison`` if none."""
+    entry = await _catalog_entry(conn, slug)
+    counts = await current(conn, [(slug, t.slug) for t in entry.tools])
+    return entry.with_tallies({tool: tally for (_, tool), tally in counts.items()})
+
+
+async def comparison_with_history(
+    conn: Connection, slug: str
+) -> tuple[Comparison, list[ToolHistory]]:
+    """``get_comparison`` and ``ship_history`` in two statements instead of four: today's
+    tally is the history's last point, read in the same statement."""
+    entry = await _catalog_entry(conn, slug)
+    history = await ship_history(conn, slug, [t.slug for t in entry.tools])
+    tallies = {
+        h.tool: Tally.of(h.points[-1].ship, h.points[-1].skip) if h.points else Tally.of(0, 0)
+        for h in history
+    }
+    return entry.with_tallies(tallies), history
 
 
 async def ship_history(conn: Connection, comparison: str, tools: list[str]) -> list[ToolHistory]:

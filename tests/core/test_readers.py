@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.core import readers, tallies
+from services.core import readers, tallies, views
 from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.errors import (
     ComparisonWithdrawn,
@@ -177,7 +177,8 @@ async def test_the_returned_state_is_what_the_projection_holds(
     catalog: Pool, actions: list[tuple[int, str, str, bool]]
 ) -> None:
     """The state a reader action answers with (computed, not re-read) always equals the
-    projection's rows read back, with or without an idempotency key."""
+    projection's rows read back, with or without an idempotency key; the comparison
+    page's tallies (from the day history) equal the counters."""
     people = [new_reader() for _ in range(3)]
     for who, action, tool, keyed in actions:
         r = people[who]
@@ -193,3 +194,7 @@ async def test_the_returned_state_is_what_the_projection_holds(
             )
         async with catalog.acquire() as conn:
             assert state == await readers.reader_state(conn, r)
+    async with catalog.acquire() as conn:
+        # The page's tallies come from the day history; they must be the live counters.
+        page, _ = await views.comparison_with_history(conn, CMP)
+        assert page == await views.get_comparison(conn, CMP)

@@ -64,10 +64,9 @@ class ComparisonsController(Controller):
     ) -> ComparisonDetail:
         """Both tools, the panel, community tallies and the caller's votes and bookmarks."""
         async with pool.acquire() as conn:
-            comparison = await views.get_comparison(conn, slug)
-            tools = list(comparison.tools)
-            history = await views.ship_history(conn, slug, tools)
+            comparison, history = await views.comparison_with_history(conn, slug)
             state = await readers.reader_state(conn, reader_id)
+        tools = list(comparison.tools)
         standing = ReaderStanding(
             votes={v.tool: v.verdict for v in state.votes if v.comparison == slug},
             bookmarked=[t for t in tools if t in state.bookmarks],

@@ -52,8 +52,7 @@ class PagesController(Controller):
     ) -> Template:
         """One comparison, side by side, with the reader's votes and bookmarks."""
         async with pool.acquire() as conn:
-            comparison = await views.get_comparison(conn, slug)
-            history = await views.ship_history(conn, slug, list(comparison.tools))
+            comparison, history = await views.comparison_with_history(conn, slug)
             state = await readers.reader_state(conn, reader_id)
         names = {s.tool.slug: s.tool.name for s in comparison.sides}
         standing = {v.tool: v.verdict for v in state.votes if v.comparison == slug}
