@@ -35,18 +35,18 @@ class Tokens:
     """Issues and checks tokens signed with ``SECRET_KEY``."""
 
     def __init__(self, secret_key: str) -> None:
-        self._secret = secret_key
-
-    def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._secret, salt=f"verdicts-{purpose.value}")
+        # One serializer per purpose, built once: a digest issues a token per recipient.
+        self._serializers = {
+            p: URLSafeTimedSerializer(secret_key, salt=f"verdicts-{p.value}") for p in Purpose
+        }
 
     def issue(self, purpose: Purpose, subscriber_id: str) -> str:
-        return self._serializer(purpose).dumps(subscriber_id)
+        return self._serializers[purpose].dumps(subscriber_id)
 
     def read(self, purpose: Purpose, token: str) -> str:
         """The subscriber id in ``token``; ``InvalidToken`` if forged, mangled or expired."""
         try:
-            value = self._serializer(purpose).loads(token, max_age=purpose.max_age)
+            value = self._serializers[purpose].loads(token, max_age=purpose.max_age)
         except SignatureExpired:
             raise InvalidToken(purpose, expired=True) from None
         except BadSignature:
