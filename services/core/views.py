@@ -6,7 +6,7 @@ Read-only: every function here only SELECTs from projections.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, NamedTuple
 
 import msgspec
@@ -132,7 +132,14 @@ class HistoryPoint(msgspec.Struct, frozen=True, kw_only=True):
     ship_pct: int | None
 
 
+HISTORY_DAYS = 30
+"""Days of ship % history a comparison shows: a page's cost must not grow with its age."""
+
+
 class ToolHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """A tool's community ship % by day over the last 30 days (UTC); the first point
+    also counts every vote cast before it."""
+
     tool: str
     points: list[HistoryPoint]
 
@@ -249,10 +256,11 @@ async def get_comparison(conn: Connection, slug: str) -> Comparison:
 async def comparison_with_history(
     conn: Connection, slug: str
 ) -> tuple[Comparison, list[ToolHistory]]:
-    """``get_comparison`` and ``ship_history`` in two statements instead of four: today's
-    tally is the history's last point, read in the same statement."""
+    """``get_comparison`` and its last ``HISTORY_DAYS`` of ``ship_history`` in two
+    statements instead of four: today's tally is the history's last point."""
     entry = await _catalog_entry(conn, slug)
-    history = await ship_history(conn, slug, [t.slug for t in entry.tools])
+    since = datetime.now(UTC).date() - timedelta(days=HISTORY_DAYS - 1)
+    history = await ship_history(conn, slug, [t.slug for t in entry.tools], since=since)
     tallies = {
         h.tool: Tally.of(h.points[-1].ship, h.points[-1].skip) if h.points else Tally.of(0, 0)
         for h in history
@@ -260,12 +268,16 @@ async def comparison_with_history(
     return entry.with_tallies(tallies), history
 
 
-async def ship_history(conn: Connection, comparison: str, tools: list[str]) -> list[ToolHistory]:
-    """Each tool's standing ship/skip counts at the end of every day it changed."""
+async def ship_history(
+    conn: Connection, comparison: str, tools: list[str], *, since: date | None = None
+) -> list[ToolHistory]:
+    """Each tool's standing ship/skip counts at the end of every day it changed; with
+    ``since``, the first point (on that day) stands for everything before it."""
     subjects = {tally_subject(comparison, t): t for t in tools}
     running = {t: {"ship": 0, "skip": 0} for t in tools}
     points: dict[str, list[HistoryPoint]] = {t: [] for t in tools}
-    for metric, subject, day, delta in await daily(conn, ("ship", "skip"), list(subjects)):
+    changes = await daily(conn, ("ship", "skip"), list(subjects), since=since)
+    for metric, subject, day, delta in changes:
         tool = subjects[subject]
         running[tool][metric] += delta
         tally = Tally.of(running[tool]["ship"], running[tool]["skip"])

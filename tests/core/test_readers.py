@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from services.core.errors import (
 )
 from services.core.events import ComparisonWithdrawn as Withdrawn
 from services.core.events import Verdict
+from services.core.projections.community import tally_subject
 from services.core.store import Pool
 from services.core.unit import STORE, append
 
@@ -198,3 +200,23 @@ async def test_the_returned_state_is_what_the_projection_holds(
         # The page's tallies come from the day history; they must be the live counters.
         page, _ = await views.comparison_with_history(conn, CMP)
         assert page == await views.get_comparison(conn, CMP)
+
+
+async def test_history_is_the_last_30_days_and_its_first_point_carries_the_past(
+    catalog: Pool,
+) -> None:
+    today = datetime.now(UTC).date()
+    subject = tally_subject(CMP, A)
+    old = [("ship", subject, today - timedelta(days=d), 1) for d in range(100)]
+    await catalog.executemany(
+        "insert into counters (metric, subject, day, value) values ($1, $2, $3, $4)",
+        [*old, ("skip", subject, today - timedelta(days=200), 3)],
+    )
+    async with catalog.acquire() as conn:
+        comparison, history = await views.comparison_with_history(conn, CMP)
+    points = next(h for h in history if h.tool == A).points
+    assert len(points) == views.HISTORY_DAYS
+    assert points[0].day == today - timedelta(days=views.HISTORY_DAYS - 1)
+    assert (points[0].ship, points[0].skip) == (100 - views.HISTORY_DAYS + 1, 3)
+    assert (points[-1].day, points[-1].ship, points[-1].skip) == (today, 100, 3)
+    assert comparison.sides[0].community.ship == 100

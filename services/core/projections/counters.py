@@ -34,19 +34,22 @@ async def totals(
 
 
 async def daily(
-    conn: Connection, metrics: Sequence[str], subjects: Sequence[str]
+    conn: Connection, metrics: Sequence[str], subjects: Sequence[str], *, since: date | None = None
 ) -> list[tuple[str, str, date, int]]:
-    """Per-day net changes per (metric, subject), in day order."""
+    """Per-day net changes per (metric, subject), in day order. With ``since``, every
+    change before it is counted on that day, so the rows stay bounded however old the
+    subject is."""
     rows = await conn.fetch(
-        "select metric, subject, day, sum(v)::bigint from ("
+        "select metric, subject, greatest(day, $3::date) as d, sum(v)::bigint from ("
         " select metric, subject, day, value as v from counters"
         "  where metric = any($1) and subject = any($2)"
         " union all"
         " select metric, subject, day, delta from counter_deltas"
         "  where metric = any($1) and subject = any($2)"
-        ") c group by metric, subject, day order by day",
+        ") c group by metric, subject, d order by d",
         list(metrics),
         list(subjects),
+        since,
     )
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
