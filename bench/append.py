@@ -242,5 +242,5 @@ async def run(bench: Bench, *, quick: bool, concurrency: Sequence[int] = (1, 16,
             d = await domain_votes(pool, 16, total)
         finally:
             await pool.close()
-    rows.append(Row("1 cast_vote (read, decide, group append, read) · 16 writers", rate(d)))
+    rows.append(Row("1 cast_vote (read, decide, group append) · 16 writers", rate(d)))
     return rows
