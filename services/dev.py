@@ -25,7 +25,7 @@ from services.core.db import create_pool
 from services.core.migrations import migrate
 from services.embedded import redis_server, smtp_sink, start_postgres, wait_for_port
 
-console = Console()
+console = Console(soft_wrap=True)  # paths and URLs stay whole, ready to copy
 
 
 async def _ensure_database(admin_dsn: str, name: str) -> str:

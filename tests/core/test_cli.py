@@ -107,4 +107,5 @@ def test_dev_starts_everything_embedded_and_stops_on_ctrl_c(tmp_path: Path) -> N
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
-    assert "verdicts is running" in out and "every mail is a file in" in out
+    said = " ".join(out.split())
+    assert "verdicts is running" in said and "every mail is a file in" in said, out
