@@ -115,6 +115,7 @@ def run_dev(settings: Settings) -> int:
                 f"  mail     {data / 'mail' / 'new'}\n"
                 f"Ctrl-C stops everything.\n"
             )
+            console.file.flush()  # piped (a log, `tee`): show it now, not at exit
             while all(c.poll() is None for c in children):
                 time.sleep(0.5)
             console.print("[red]a process exited; stopping the rest[/]")

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -90,10 +91,17 @@ def test_dev_starts_everything_embedded_and_stops_on_ctrl_c(tmp_path: Path) -> N
     proc = subprocess.Popen(
         [*VERDICTS, "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    # Read as it comes: Ctrl-C only once the banner is out, as a developer would.
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
     try:
         health: dict[str, object] = {}
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and health.get("worker") != "ok":
+        while time.monotonic() < deadline and (
+            health.get("worker") != "ok" or not any("verdicts is running" in x for x in lines)
+        ):
             time.sleep(0.5)
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
@@ -105,7 +113,10 @@ def test_dev_starts_everything_embedded_and_stops_on_ctrl_c(tmp_path: Path) -> N
         assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists()
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        proc.stdout.close()
+    out = "".join(lines)
     assert proc.returncode == 0, out
     said = " ".join(out.split())
     assert "verdicts is running" in said and "every mail is a file in" in said, out
