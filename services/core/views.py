@@ -246,18 +246,20 @@ async def _catalog_entry(conn: Connection, slug: str) -> _Entry:
     return _Entry(slug, row[0], row[1], row[2], _doc_decoder.decode(row[3]), tools)
 
 
-async def get_comparison(conn: Connection, slug: str) -> Comparison:
-    """One comparison with both tools, panel and community; ``UnknownComparison`` if none."""
-    entry = await _catalog_entry(conn, slug)
-    counts = await current(conn, [(slug, t.slug) for t in entry.tools])
-    return entry.with_tallies({tool: tally for (_, tool), tally in counts.items()})
+async def comparison_tools(conn: Connection, slug: str) -> tuple[str, str]:
+    """The two tools of a comparison; ``UnknownComparison`` if there is none."""
+    row = await conn.fetchrow("select tool_a, tool_b from comparisons where slug = $1", slug)
+    if row is None:
+        raise UnknownComparison(slug)
+    return row[0], row[1]
 
 
 async def comparison_with_history(
     conn: Connection, slug: str
 ) -> tuple[Comparison, list[ToolHistory]]:
-    """``get_comparison`` and its last ``HISTORY_DAYS`` of ``ship_history`` in two
-    statements instead of four: today's tally is the history's last point."""
+    """One comparison with both tools, panel and community, and its last
+    ``HISTORY_DAYS`` of ``ship_history``, in two statements: today's tally is the
+    history's last point. ``UnknownComparison`` if there is none."""
     entry = await _catalog_entry(conn, slug)
     since = datetime.now(UTC).date() - timedelta(days=HISTORY_DAYS - 1)
     history = await ship_history(conn, slug, [t.slug for t in entry.tools], since=since)

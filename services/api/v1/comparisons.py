@@ -81,7 +81,7 @@ class ComparisonsController(Controller):
         if as_of is not None and as_of.tzinfo is None:
             raise ValidationException("as_of needs a time zone offset, e.g. 2026-11-20T12:00Z")
         async with pool.acquire() as conn:
-            tools = (await views.get_comparison(conn, slug)).tools
+            tools = await views.comparison_tools(conn, slug)
             if as_of is None:
                 found = await tallies.current(conn, [(slug, t) for t in tools])
             else:
