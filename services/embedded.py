@@ -89,7 +89,10 @@ def smtp_sink(maildir: Path | None, *, port: int | None = None) -> Iterator[str]
     if maildir is None:
         handler = ["aiosmtpd.handlers.Sink"]
     else:
-        maildir.mkdir(parents=True, exist_ok=True)
+        # mailbox.Maildir only makes tmp/, new/ and cur/ when it makes the folder itself:
+        # make them all here, so a folder left by an earlier run works too.
+        for sub in ("tmp", "new", "cur"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
         handler = ["aiosmtpd.handlers.Mailbox", str(maildir)]
     port = free_port(port)
     proc = subprocess.Popen(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import smtplib
 import subprocess
 import sys
 import threading
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from services.core import readers
 from services.core.catalog import DEMO_CATALOG
+from services.core.config import SmtpTarget
 from services.core.store import Pool
-from services.embedded import free_port
+from services.embedded import free_port, smtp_sink
 
 VERDICTS = [sys.executable, "-m", "services.cli"]
 
@@ -120,3 +122,15 @@ def test_dev_starts_everything_embedded_and_stops_on_ctrl_c(tmp_path: Path) -> N
     assert proc.returncode == 0, out
     said = " ".join(out.split())
     assert "verdicts is running" in said and "every mail is a file in" in said, out
+
+
+def test_the_dev_smtp_sink_files_every_mail_where_it_says(tmp_path: Path) -> None:
+    maildir = tmp_path / "mail"
+    maildir.mkdir()  # a folder left by an earlier run, without Maildir's subfolders
+    with (
+        smtp_sink(maildir) as url,
+        smtplib.SMTP("127.0.0.1", SmtpTarget.parse(url).port, timeout=10) as smtp,
+    ):
+        smtp.sendmail("a@example.test", ["b@example.test"], b"Subject: hi\r\n\r\nhello\r\n")
+    (filed,) = (maildir / "new").iterdir()
+    assert b"Subject: hi" in filed.read_bytes()
