@@ -1,6 +1,6 @@
 """Real servers for the suite: PostgreSQL and Redis from ``DATABASE_URL`` / ``REDIS_URL``
 when set, else embedded ones started here. Each test gets a fresh database cloned
-from a migrated template."""
+from a migrated template, and a fixed clock: no test depends on today's date."""
 
 from __future__ import annotations
 
@@ -8,18 +8,29 @@ import itertools
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from services.core.clock import Clock, fixed_clock
 from services.core.db import create_pool
 from services.core.migrations import migrate
 from services.core.store import Pool
 from services.embedded import redis_server, start_postgres
 
 _counter = itertools.count()
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+"""What the application's clock says in tests: Tuesday of ISO week 2026-W48, the day
+after the digest of 2026-W47 (the demo catalog's week) was due."""
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return fixed_clock(NOW)
 
 
 def with_database(dsn: str, name: str) -> str:

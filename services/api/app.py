@@ -25,6 +25,7 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
+from services.core.clock import Clock, system_clock
 from services.core.config import PROJECT_ROOT, Settings, load_settings
 from services.core.db import create_pool
 from services.core.health import Health, check_health
@@ -94,8 +95,14 @@ async def healthz(state: State) -> Response[Health]:
     return Response(health, status_code=HTTP_200_OK if health.ok else HTTP_503_SERVICE_UNAVAILABLE)
 
 
-def create_app(settings: Settings | None = None, *, limits: Limits | None = None) -> Litestar:
-    """Build the app; ``settings`` default to the environment, ``limits`` to ``Limits()``."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    limits: Limits | None = None,
+    clock: Clock = system_clock,
+) -> Litestar:
+    """Build the app; ``settings`` default to the environment, ``limits`` to ``Limits()``,
+    ``clock`` (what day it is, when a link expires) to the system's."""
     settings = settings or load_settings()
     limits = limits or Limits()
     if not settings.database_url or not settings.redis_url:
@@ -133,7 +140,13 @@ def create_app(settings: Settings | None = None, *, limits: Limits | None = None
     return Litestar(
         route_handlers=[healthz, static, web_router(), api_router(), operator_router],
         lifespan=[lifespan],
-        state=State({"settings": settings, "tokens": Tokens(settings.secret_key)}),
+        state=State(
+            {
+                "settings": settings,
+                "clock": clock,
+                "tokens": Tokens(settings.secret_key, clock=clock),
+            }
+        ),
         dependencies=DEPENDENCIES,
         middleware=[
             *(config.middleware for config in rate_limits(limits)),

@@ -1,5 +1,5 @@
 """Dependencies every route may ask for by name: ``pool``, ``reader_id``, ``request_id``,
-``tokens``, ``settings``."""
+``tokens``, ``settings``, ``clock``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from services.core.clock import Clock
 from services.core.config import Settings
 from services.core.store import Pool
 from services.core.tokens import Tokens
@@ -30,6 +31,11 @@ async def provide_settings(state: State) -> Settings:
     return settings
 
 
+async def provide_clock(state: State) -> Clock:
+    clock: Clock = state.clock
+    return clock
+
+
 async def provide_tokens(state: State) -> Tokens:
     tokens: Tokens = state.tokens
     return tokens
@@ -45,6 +51,7 @@ DEPENDENCIES = {
     "pool": Provide(provide_pool),
     "settings": Provide(provide_settings),
     "tokens": Provide(provide_tokens),
+    "clock": Provide(provide_clock),
     "reader_id": Provide(provide_reader_id),
     "request_id": Provide(provide_request_id),
 }

@@ -7,7 +7,6 @@ default token.
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from litestar import Router, get
@@ -20,6 +19,7 @@ from litestar.response import Response
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from services.core import digest
+from services.core.clock import Clock
 from services.core.config import Settings
 from services.core.mailrender import UNSUBSCRIBE_URL
 from services.core.weeks import InvalidWeek, IsoWeek
@@ -47,12 +47,13 @@ async def digest_preview(
 ) -> Response[str]:
     """The digest of ``week`` (default: the next one) as HTML or text; sends nothing."""
     settings: Settings = state.settings
+    clock: Clock = state.clock
     try:
         chosen = IsoWeek.parse(week) if week else None
     except InvalidWeek as exc:
         raise ClientException(str(exc)) from None
     async with state.pool.acquire() as conn:
-        target = chosen or await digest.next_week(conn, datetime.now(UTC))
+        target = chosen or await digest.next_week(conn, clock())
         mail = await digest.preview(conn, settings, target)
     if mail is None:
         # Answered here, not raised: the site's 404 page would hide the reason.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from .clock import Clock, system_clock
 from .errors import VerdictsError
 
 
@@ -31,13 +32,25 @@ class InvalidToken(VerdictsError):
         self.expired = expired
 
 
-class Tokens:
-    """Issues and checks tokens signed with ``SECRET_KEY``."""
+def _signer_on(clock: Clock) -> type[TimestampSigner]:
+    """itsdangerous' timestamp signer, reading the time from ``clock`` (issue and expiry)."""
 
-    def __init__(self, secret_key: str) -> None:
+    class ClockedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock().timestamp())
+
+    return ClockedSigner
+
+
+class Tokens:
+    """Issues and checks tokens signed with ``SECRET_KEY``; ``clock`` dates and ages them."""
+
+    def __init__(self, secret_key: str, *, clock: Clock = system_clock) -> None:
         # One serializer per purpose, built once: a digest issues a token per recipient.
+        signer = _signer_on(clock)
         self._serializers = {
-            p: URLSafeTimedSerializer(secret_key, salt=f"verdicts-{p.value}") for p in Purpose
+            p: URLSafeTimedSerializer(secret_key, salt=f"verdicts-{p.value}", signer=signer)
+            for p in Purpose
         }
 
     def issue(self, purpose: Purpose, subscriber_id: str) -> str:

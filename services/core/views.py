@@ -6,7 +6,7 @@ Read-only: every function here only SELECTs from projections.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple
 
 import msgspec
@@ -255,13 +255,13 @@ async def comparison_tools(conn: Connection, slug: str) -> tuple[str, str]:
 
 
 async def comparison_with_history(
-    conn: Connection, slug: str
+    conn: Connection, slug: str, *, today: date
 ) -> tuple[Comparison, list[ToolHistory]]:
-    """One comparison with both tools, panel and community, and its last
-    ``HISTORY_DAYS`` of ``ship_history``, in two statements: today's tally is the
+    """One comparison with both tools, panel and community, and the ``HISTORY_DAYS``
+    up to ``today`` of ``ship_history``, in two statements: the current tally is the
     history's last point. ``UnknownComparison`` if there is none."""
     entry = await _catalog_entry(conn, slug)
-    since = datetime.now(UTC).date() - timedelta(days=HISTORY_DAYS - 1)
+    since = today - timedelta(days=HISTORY_DAYS - 1)
     history = await ship_history(conn, slug, [t.slug for t in entry.tools], since=since)
     tallies = {
         h.tool: Tally.of(h.points[-1].ship, h.points[-1].skip) if h.points else Tally.of(0, 0)

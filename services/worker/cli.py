@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from services.core import digest
+from services.core.clock import system_clock
 from services.core.config import Settings
 from services.core.db import create_pool
 from services.core.errors import VerdictsError
@@ -91,7 +91,7 @@ def preview(settings: Settings, week: IsoWeek | None, out: Path) -> None:
 
     async def work(pool: Pool) -> tuple[IsoWeek, RenderedMail | None]:
         async with pool.acquire() as conn:
-            target = week or await digest.next_week(conn, datetime.now(UTC))
+            target = week or await digest.next_week(conn, system_clock())
             return target, await digest.preview(conn, settings, target)
 
     target, mail = _with_pool(settings, work)
@@ -115,7 +115,7 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
 
     Running it again for the same week sends nothing new. Stops with exit code 1 if
     the SMTP server cannot be reached (what is left waits for the next run)."""
-    target = week or IsoWeek.last_complete(datetime.now(UTC))
+    target = week or IsoWeek.last_complete(system_clock())
 
     async def work(pool: Pool) -> int:
         result = await digest.issue(pool, settings, target)

@@ -15,9 +15,10 @@ so abuse is visible. Only subscribers still ``pending`` when their turn comes ge
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.mailrender import CONFIRM_URL, render_confirmation
 from services.core.mime import MailTemplate, Outgoing, mail_domain
@@ -103,9 +104,11 @@ class ConfirmationKind:
 
     settings: Settings
     queue: Queue = CONFIRMATIONS
+    clock: Clock = field(default=system_clock, kw_only=True)
+    """Dates the confirm links' tokens (they expire after three days)."""
 
     def __post_init__(self) -> None:
-        self._tokens = Tokens(self.settings.secret_key)
+        self._tokens = Tokens(self.settings.secret_key, clock=self.clock)
         self._site = self.settings.public_url.rstrip("/")
         self._domain = mail_domain(self.settings.mail_from)
         self._template = MailTemplate(

@@ -13,10 +13,11 @@ third permanent bounce unsubscribes (``Unsubscribed``, reason ``bounce``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.core import digest
+from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.events import DigestBounced, DigestDelivered, Event, Unsubscribed
 from services.core.mailrender import UNSUBSCRIBE_URL
@@ -49,14 +50,18 @@ class DigestKind:
     week: IsoWeek
     template: MailTemplate
     queue: Queue = RECIPIENTS
+    clock: Clock = field(default=system_clock, kw_only=True)
+    """Dates the unsubscribe links' tokens."""
 
     def __post_init__(self) -> None:
-        self._tokens = Tokens(self.settings.secret_key)
+        self._tokens = Tokens(self.settings.secret_key, clock=self.clock)
         self._site = self.settings.public_url.rstrip("/")
         self._domain = mail_domain(self.settings.mail_from)
 
     @classmethod
-    async def load(cls, conn: Connection, settings: Settings, week: IsoWeek) -> DigestKind | None:
+    async def load(
+        cls, conn: Connection, settings: Settings, week: IsoWeek, *, clock: Clock = system_clock
+    ) -> DigestKind | None:
         """The kind for an issued ``week``; ``None`` if it was never issued."""
         mail = await digest.issued_mail(conn, week)
         if mail is None:
@@ -71,7 +76,7 @@ class DigestKind:
                 ("Precedence", "bulk"),
             ),
         )
-        return cls(settings, week, template)
+        return cls(settings, week, template, clock=clock)
 
     async def claim(self, conn: Connection, owner: str, limit: int, lease: float) -> list[Claimed]:
         return await self.queue.claim(conn, owner, limit, lease, week=str(self.week))
@@ -155,14 +160,16 @@ async def send_week(
     *,
     budget: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    clock: Clock = system_clock,
 ) -> WeekRun:
     """One pass: reap expired leases, send what is due for ``week``, complete it if
     nothing is left. Safe to run from several processes at once."""
     async with pool.acquire() as conn:
         reaped = await RECIPIENTS.reap(conn)
-        kind = await DigestKind.load(conn, settings, week)
+        kind = await DigestKind.load(conn, settings, week, clock=clock)
     if kind is None:
         return WeekRun(week, Progress(), reaped.unknown, complete=False)
-    progress = await Dispatcher(pool, settings, kind, on_progress=on_progress).run(budget=budget)
+    dispatcher = Dispatcher(pool, settings, kind, on_progress=on_progress, clock=clock)
+    progress = await dispatcher.run(budget=budget)
     complete = await digest.complete_if_done(pool, week)
     return WeekRun(week, progress, reaped.unknown, complete)

@@ -21,10 +21,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Protocol
 
+from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.mime import Outgoing, mail_domain
 from services.core.store import Connection, Pool
@@ -86,6 +87,8 @@ class Dispatcher:
     kind: Kind
     owner: str = field(default_factory=lambda: f"sender-{uuid.uuid4().hex[:12]}")
     on_progress: Callable[[Progress], None] | None = None
+    clock: Clock = system_clock
+    """Dates each message (its ``Date`` header)."""
 
     def __post_init__(self) -> None:
         self.sender = parseaddr(self.settings.mail_from)[1]
@@ -133,7 +136,7 @@ class Dispatcher:
         try:
             current, upcoming = await self._step(conn, None, upcoming, deadline)
             while current is not None:
-                message = self.kind.compose(current, datetime.now(UTC))
+                message = self.kind.compose(current, self.clock())
                 try:
                     attempt = await link.send(self.sender, message)
                 except SmtpUnavailable as exc:

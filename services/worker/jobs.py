@@ -8,10 +8,11 @@ its work from PostgreSQL and every step is idempotent there.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from services.core import digest
+from services.core.clock import Clock
 from services.core.health import WORKER_HEARTBEAT_KEY
 from services.core.projections.counters import compact
 from services.core.weeks import IsoWeek
@@ -48,16 +49,27 @@ async def send_confirmations(ctx: Ctx) -> dict[str, int]:
         reaped = await CONFIRMATIONS.reap(conn)
     filed = await ingest(pool, daily_limit=settings.confirm_daily_limit)
     kind: ConfirmationKind = ctx["confirmation_kind"]
-    progress = await Dispatcher(pool, settings, kind).run(budget=CONFIRMATION_BUDGET)
+    dispatcher = Dispatcher(pool, settings, kind, clock=ctx["clock"])
+    progress = await dispatcher.run(budget=CONFIRMATION_BUDGET)
     return {"filed": filed, "sent": progress.sent, "unknown": reaped.unknown + progress.unknown}
 
 
 async def issue_weekly_digest(ctx: Ctx, week: str | None = None) -> str:
-    """Issue the digest of ``week`` (default: the last complete ISO week) once."""
+    """Issue the digest of ``week`` (default: the last complete ISO week) once, then
+    start sending it for at most ``DIGEST_BUDGET`` seconds.
+
+    Sending here, after the issuing transaction committed, is what makes an issue
+    independent of ``deliver_digests``: a pass of it that started before the commit
+    cannot see the new week, and must not have to."""
     pool, settings = ctx["pool"], ctx["settings"]
-    target = IsoWeek.parse(week) if week else IsoWeek.last_complete(datetime.now(UTC))
+    clock: Clock = ctx["clock"]
+    target = IsoWeek.parse(week) if week else IsoWeek.last_complete(clock())
     result = await digest.issue(pool, settings, target)
-    return f"{target}: {result.outcome.value}, {result.recipients} recipient(s)"
+    summary = f"{target}: {result.outcome.value}, {result.recipients} recipient(s)"
+    if result.outcome is digest.IssueOutcome.NOTHING_NEW:
+        return summary
+    run = await send_week(pool, settings, target, budget=DIGEST_BUDGET, clock=clock)
+    return f"{summary}, {run.progress.sent} sent now"
 
 
 async def deliver_digests(ctx: Ctx) -> dict[str, int]:
@@ -65,7 +77,8 @@ async def deliver_digests(ctx: Ctx) -> dict[str, int]:
     send what is due of every open week, for at most ``DIGEST_BUDGET`` seconds."""
     pool, settings = ctx["pool"], ctx["settings"]
     schedule: Schedule = ctx["schedule"]
-    now = datetime.now(UTC)
+    clock: Clock = ctx["clock"]
+    now = clock()
     due = IsoWeek.last_complete(now)
     if now >= schedule.next_after(due.end - timedelta(seconds=1)):
         await digest.issue(pool, settings, due)
@@ -77,7 +90,7 @@ async def deliver_digests(ctx: Ctx) -> dict[str, int]:
         left = deadline - time.monotonic()
         if left <= 0:
             break
-        run = await send_week(pool, settings, week, budget=left)
+        run = await send_week(pool, settings, week, budget=left, clock=clock)
         sent += run.progress.sent
         unknown += run.progress.unknown + run.reaped_unknown
     return {"weeks": len(weeks), "sent": sent, "unknown": unknown}

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from arq import cron
 from arq.connections import RedisSettings
 
+from services.core.clock import system_clock
 from services.core.config import load_settings
 from services.core.db import create_pool
 
@@ -45,8 +46,9 @@ async def startup(ctx: Ctx) -> None:
         raise SystemExit("DATABASE_URL must be set for the worker (or use `verdicts dev`)")
     ctx["settings"] = settings
     ctx["schedule"] = _schedule
+    ctx["clock"] = system_clock
     ctx["pool"] = await create_pool(settings.database_url, size=settings.smtp_connections + 4)
-    ctx["confirmation_kind"] = ConfirmationKind(settings)
+    ctx["confirmation_kind"] = ConfirmationKind(settings, clock=system_clock)
     await heartbeat(ctx)
 
 

@@ -15,6 +15,7 @@ from litestar import Litestar
 from services.api.app import create_app
 from services.api.security import Limits
 from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core.clock import Clock
 from services.core.config import Settings
 from services.core.store import Pool
 from tests.asgi import asgi_client
@@ -59,11 +60,11 @@ def limits() -> Limits:
 
 
 @pytest.fixture
-async def app(dsn: str, redis_url: str, limits: Limits) -> AsyncIterator[Litestar]:
+async def app(dsn: str, redis_url: str, limits: Limits, clock: Clock) -> AsyncIterator[Litestar]:
     settings = Settings(
         database_url=dsn, redis_url=redis_url, secret_key=SECRET, public_url=BASE_URL
     )
-    app = create_app(settings, limits=limits)
+    app = create_app(settings, limits=limits, clock=clock)
     async with running(app):
         await import_catalog(app.state.pool, load_catalog(DEMO_CATALOG))
         yield app

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from litestar import Litestar
 
 from services.core.store import Pool
@@ -29,8 +30,9 @@ async def test_lists_comparisons_newest_first_with_panel_and_community(
     assert side["community"] == {"ship": 0, "skip": 0, "ship_pct": None}
 
 
+@pytest.mark.calendar
 async def test_detail_shows_tools_panel_community_and_the_callers_standing(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, app_pool: Pool
 ) -> None:
     await client.put(f"{VOTES}/{FILES}", json={"verdict": "ship"})
     await client.put(f"/api/v1/bookmarks/{AZURE}")
@@ -44,7 +46,9 @@ async def test_detail_shows_tools_panel_community_and_the_callers_standing(
     assert files["community"] == {"ship": 1, "skip": 0, "ship_pct": 100}
     assert azure["community"]["ship_pct"] is None
     assert body["reader"] == {"votes": {FILES: "ship"}, "bookmarked": [AZURE]}
-    today = datetime.now(UTC).date().isoformat()
+    # The log dates a vote by the database's clock.
+    voted = await app_pool.fetchval("select max(recorded_at) from events where type = 'VoteCast'")
+    today = voted.date().isoformat()
     history = {h["tool"]: h["points"] for h in body["history"]}
     assert history[FILES] == [{"day": today, "ship": 1, "skip": 0, "ship_pct": 100}]
     assert history[AZURE] == []
@@ -108,6 +112,7 @@ async def test_idempotency_key_makes_a_retry_append_nothing(
     assert await event_count(app_pool) == after_change + 1
 
 
+@pytest.mark.calendar
 async def test_tally_as_of_a_past_time(client: httpx.AsyncClient) -> None:
     await client.put(f"{VOTES}/{FILES}", json={"verdict": "ship"})
     await asyncio.sleep(0.01)

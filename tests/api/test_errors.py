@@ -5,20 +5,22 @@ JSON callers get RFC 9457 problem details with a stable ``type``; forms get a pa
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from litestar import Litestar
 from litestar.exceptions import NotAuthorizedException
 
 from services.api.problems import explain
+from services.core.clock import fixed_clock
 from services.core.events import ComparisonWithdrawn
 from services.core.store import Pool
+from services.core.tokens import Purpose, Tokens
 from services.core.unit import STORE, append, with_retries
 from tests.asgi import asgi_client
+from tests.conftest import NOW
 
 from .conftest import AZURE, BASE_URL, FILES, FILES_VS_AZURE, SECRET, event_count, post_form
 
@@ -189,20 +191,17 @@ async def test_method_not_allowed(client: httpx.AsyncClient, unchanged: Unchange
     problem(await unchanged(client.post("/api/v1/comparisons")), 405, "method-not-allowed")
 
 
-def _token_from_the_past(purpose: str, value: str, age: int) -> str:
-    class Past(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - age
-
-    return URLSafeTimedSerializer(SECRET, salt=f"verdicts-{purpose}", signer=Past).dumps(value)
+def _token_from_the_past(purpose: Purpose, value: str, age: timedelta) -> str:
+    return Tokens(SECRET, clock=fixed_clock(NOW - age)).issue(purpose, value)
 
 
+@pytest.mark.calendar
 async def test_bad_or_expired_links_get_their_own_pages(
     browser: httpx.AsyncClient, client: httpx.AsyncClient, app_pool: Pool, unchanged: Unchanged
 ) -> None:
     await client.post("/api/v1/subscriptions", json={"email": "late@example.com"})
     sid = str(await app_pool.fetchval("select subscriber_id from subscriber_emails"))
-    expired = _token_from_the_past("confirm", sid, age=4 * 86_400)
+    expired = _token_from_the_past(Purpose.CONFIRM, sid, age=timedelta(days=4))
     page(
         await unchanged(browser.get(f"/subscribe/confirm?token={expired}")),
         410,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
+from services.core.clock import Clock
 from services.core.store import Pool
 from services.core.tokens import Purpose, Tokens
 
@@ -29,6 +31,7 @@ async def test_home_lists_comparisons_newest_first(browser: httpx.AsyncClient) -
     assert "Get the next comparison in your inbox" in html
 
 
+@pytest.mark.calendar
 async def test_comparison_page_shows_both_sides_panel_and_community(
     browser: httpx.AsyncClient,
 ) -> None:
@@ -91,14 +94,15 @@ async def test_empty_bookmarks_page(browser: httpx.AsyncClient) -> None:
     assert "No bookmarks yet" in (await browser.get("/bookmarks")).text
 
 
+@pytest.mark.calendar
 async def test_subscribe_confirm_unsubscribe_flow(
-    browser: httpx.AsyncClient, app_pool: Pool
+    browser: httpx.AsyncClient, app_pool: Pool, clock: Clock
 ) -> None:
     r = await post_form(browser, "/subscribe", {"email": "Reader@Example.com"})
     assert (r.status_code, r.headers["location"]) == (303, "/subscribe/check-inbox")
     assert "Check your inbox" in (await browser.get(r.headers["location"])).text
     sid = str(await app_pool.fetchval("select subscriber_id from subscriber_emails"))
-    tokens = Tokens(SECRET)
+    tokens = Tokens(SECRET, clock=clock)
     confirm = tokens.issue(Purpose.CONFIRM, sid)
 
     async def status() -> str:
@@ -136,12 +140,13 @@ async def test_subscribe_confirm_unsubscribe_flow(
     assert "Already unsubscribed" in (await browser.get(f"/unsubscribe?token={leave}")).text
 
 
+@pytest.mark.calendar
 async def test_one_click_unsubscribe_needs_no_cookie_or_csrf(
-    client: httpx.AsyncClient, app_pool: Pool
+    client: httpx.AsyncClient, app_pool: Pool, clock: Clock
 ) -> None:
     await client.post("/api/v1/subscriptions", json={"email": "mailbox@example.com"})
     sid = str(await app_pool.fetchval("select subscriber_id from subscriber_emails"))
-    token = Tokens(SECRET).issue(Purpose.UNSUBSCRIBE, sid)
+    token = Tokens(SECRET, clock=clock).issue(Purpose.UNSUBSCRIBE, sid)
     transport = client._transport  # the same app, but a mail client: no cookies at all
     async with httpx.AsyncClient(transport=transport, base_url=str(client.base_url)) as mailer:
         for _ in range(2):  # idempotent

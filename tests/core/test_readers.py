@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +24,7 @@ from services.core.events import Verdict
 from services.core.projections.community import tally_subject
 from services.core.store import Pool
 from services.core.unit import STORE, append
+from tests.conftest import NOW
 
 CMP = "claude-files-api-vs-azure-ai-foundry-voice-router"
 A, B = "claude-files-api", "azure-ai-foundry-voice-router"
@@ -198,17 +199,18 @@ async def test_the_returned_state_is_what_the_projection_holds(
             assert state == await readers.reader_state(conn, r)
     async with catalog.acquire() as conn:
         # The page's tallies come from the day history; they must be the live counters.
-        page, _ = await views.comparison_with_history(conn, CMP)
+        page, _ = await views.comparison_with_history(conn, CMP, today=NOW.date())
         live = await tallies.current(conn, [(CMP, t) for t in TOOLS])
         assert {s.tool.slug: (s.community.ship, s.community.skip) for s in page.sides} == {
             t: (live[(CMP, t)].ship, live[(CMP, t)].skip) for t in TOOLS
         }
 
 
+@pytest.mark.calendar
 async def test_history_is_the_last_30_days_and_its_first_point_carries_the_past(
     catalog: Pool,
 ) -> None:
-    today = datetime.now(UTC).date()
+    today = NOW.date()
     subject = tally_subject(CMP, A)
     old = [("ship", subject, today - timedelta(days=d), 1) for d in range(100)]
     await catalog.executemany(
@@ -216,7 +218,7 @@ async def test_history_is_the_last_30_days_and_its_first_point_carries_the_past(
         [*old, ("skip", subject, today - timedelta(days=200), 3)],
     )
     async with catalog.acquire() as conn:
-        comparison, history = await views.comparison_with_history(conn, CMP)
+        comparison, history = await views.comparison_with_history(conn, CMP, today=today)
     points = next(h for h in history if h.tool == A).points
     assert len(points) == views.HISTORY_DAYS
     assert points[0].day == today - timedelta(days=views.HISTORY_DAYS - 1)

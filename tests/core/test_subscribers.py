@@ -50,6 +50,7 @@ async def test_erasure_deletes_the_address_and_replay_still_works(pool: Pool, ds
         assert await subs.status_of(c, sid) == "erased"
 
 
+@pytest.mark.calendar
 def test_tokens_name_the_subscriber_and_refuse_forgery() -> None:
     tokens = Tokens("k1")
     sid = "0b7c6f0e-5d4a-4a8e-9d3c-1f2e3d4c5b6a"

@@ -19,6 +19,7 @@ from arq import Worker, create_pool
 from arq.connections import RedisSettings
 
 from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core.clock import Clock, fixed_clock
 from services.core.config import Settings
 from services.core.store import Pool
 from services.core.subscribers import confirm_subscription, request_subscription
@@ -28,6 +29,7 @@ from services.worker.confirmations import ConfirmationKind
 from services.worker.digest import send_week
 from services.worker.schedule import Schedule
 from services.worker.settings import WorkerSettings
+from tests.conftest import NOW
 
 WEEK = "2026-W47"
 """The demo catalog publishes two comparisons in this week."""
@@ -147,32 +149,48 @@ async def confirmed(pool: Pool, n: int, prefix: str = "reader") -> dict[str, str
     return out
 
 
-async def run_jobs(settings: Settings, pool: Pool, *jobs: tuple[str, tuple[object, ...]]) -> None:
-    """Enqueue ``jobs`` on real Redis and run them with a real arq worker (burst mode)."""
-    queue = f"verdicts-test-{uuid.uuid4().hex}"
+Job = tuple[str, tuple[object, ...]]
+"""An arq job by name, with its arguments."""
+
+CLOCK = fixed_clock(NOW)
+"""The clock the worker runs on in these tests (the suite's fixed time)."""
+
+
+async def run_jobs(
+    settings: Settings, pool: Pool, *jobs: Job, together: bool = False, clock: Clock = CLOCK
+) -> None:
+    """Run ``jobs`` with a real arq worker on real Redis (burst mode).
+
+    By default one after another, in the order given, each to its end. With
+    ``together`` they are enqueued at once and run concurrently: arq promises no order
+    then, so a test that uses it must hold whichever job finishes first."""
+    batches = [list(jobs)] if together else [[job] for job in jobs]
     assert settings.redis_url
     redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     try:
-        for name, args in jobs:
-            assert await redis.enqueue_job(name, *args, _queue_name=queue) is not None
-        worker = Worker(
-            functions=WorkerSettings.functions,
-            redis_pool=redis,
-            queue_name=queue,
-            burst=True,
-            handle_signals=False,
-            max_jobs=4,
-            poll_delay=0.05,
-            ctx={
-                "pool": pool,
-                "settings": settings,
-                "schedule": Schedule.parse(settings.digest_cron),
-                "confirmation_kind": ConfirmationKind(settings),
-            },
-        )
-        # Not worker.close(): arq calls redis' deprecated close() there.
-        await worker.async_run()
-        assert worker.jobs_failed == 0
+        for batch in batches:
+            queue = f"verdicts-test-{uuid.uuid4().hex}"
+            for name, args in batch:
+                assert await redis.enqueue_job(name, *args, _queue_name=queue) is not None
+            worker = Worker(
+                functions=WorkerSettings.functions,
+                redis_pool=redis,
+                queue_name=queue,
+                burst=True,
+                handle_signals=False,
+                max_jobs=len(batch),
+                poll_delay=0.05,
+                ctx={
+                    "pool": pool,
+                    "settings": settings,
+                    "clock": clock,
+                    "schedule": Schedule.parse(settings.digest_cron),
+                    "confirmation_kind": ConfirmationKind(settings, clock=clock),
+                },
+            )
+            # Not worker.close(): arq calls redis' deprecated close() there.
+            await worker.async_run()
+            assert worker.jobs_failed == 0
     finally:
         await redis.aclose()
 
@@ -181,7 +199,8 @@ async def send_all(pool: Pool, settings: Settings, week: str = WEEK) -> None:
     """Run digest passes as the worker's ticks would, until the week is complete."""
     async with asyncio.timeout(60):
         while True:
-            if (await send_week(pool, settings, IsoWeek.parse(week))).complete:
+            run = await send_week(pool, settings, IsoWeek.parse(week), clock=CLOCK)
+            if run.complete:
                 return
             await asyncio.sleep(settings.mail_retry_seconds)
 

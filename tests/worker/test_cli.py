@@ -9,10 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from services.core.config import Settings
 from services.core.store import Pool
 
 from .conftest import WEEK, Sink, confirmed
+
+pytestmark = pytest.mark.calendar
 
 VERDICTS = [sys.executable, "-m", "services.cli"]
 

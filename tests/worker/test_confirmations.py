@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from services.core import subscribers as subs
 from services.core.config import Settings
 from services.core.store import Pool
@@ -12,6 +14,8 @@ from services.worker.confirmations import ConfirmationKind, ingest
 from services.worker.dispatch import Dispatcher, Progress
 
 from .conftest import Sink
+
+pytestmark = pytest.mark.calendar
 
 
 async def deliver(pool: Pool, settings: Settings) -> Progress:

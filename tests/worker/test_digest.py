@@ -8,6 +8,8 @@ import json
 import uuid
 from typing import Literal
 
+import pytest
+
 from services.core import digest, readers
 from services.core.config import Settings
 from services.core.db import connect
@@ -18,6 +20,8 @@ from services.core.subscribers import confirm_subscription, request_subscription
 from services.core.weeks import IsoWeek
 
 from .conftest import WEEK, Sink, assert_once_each, confirmed, outcome, send_all
+
+pytestmark = pytest.mark.calendar
 
 FILES_VS_AZURE = "claude-files-api-vs-azure-ai-foundry-voice-router"
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage
 
+import pytest
+
 from services.core import digest
 from services.core.config import Settings
 from services.core.store import Pool
@@ -13,7 +15,9 @@ from services.core.subscribers import confirm_subscription, request_subscription
 from services.core.tokens import Purpose, Tokens
 from services.core.weeks import IsoWeek
 
-from .conftest import WEEK, Sink, run_jobs
+from .conftest import CLOCK, WEEK, Sink, run_jobs
+
+pytestmark = pytest.mark.calendar
 
 LINK = re.compile(r"https://verdicts\.test/[a-z/-]+\?token=[A-Za-z0-9_.\-]+")
 
@@ -44,7 +48,7 @@ async def test_subscribe_confirm_digest_once_per_confirmed_reader(
         "lurker@example.com",
         "reader@example.com",
     ]
-    tokens = Tokens(settings.secret_key)
+    tokens = Tokens(settings.secret_key, clock=CLOCK)
     for address, sid in (("reader@example.com", reader), ("leaver@example.com", leaver)):
         (mail,) = sink.to(address)
         msg = mail.message

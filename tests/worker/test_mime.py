@@ -75,6 +75,7 @@ def test_non_ascii_address_asks_for_smtputf8() -> None:
     ("text", "week", "start"),
     [("2026-W47", (2026, 47), "2026-11-16"), ("2020-W53", (2020, 53), "2020-12-28")],
 )
+@pytest.mark.calendar
 def test_weeks(text: str, week: tuple[int, int], start: str) -> None:
     parsed = IsoWeek.parse(text)
     assert tuple(parsed) == week and str(parsed) == text
@@ -89,6 +90,7 @@ def test_bad_weeks_say_how_to_write_one(bad: str) -> None:
         IsoWeek.parse(bad)
 
 
+@pytest.mark.calendar
 def test_default_schedule_is_monday_eight_utc() -> None:
     schedule = Schedule.parse("0 8 * * 1")
     assert schedule.arq_options()["weekday"] == {0} and schedule.arq_options()["hour"] == {8}

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.api.app import create_app
 from services.core.config import Settings
 from services.core.store import Pool
 from tests.asgi import asgi_client
 
-from .conftest import WEEK, Sink
+from .conftest import CLOCK, WEEK, Sink
+
+pytestmark = pytest.mark.calendar
 
 
 async def test_preview_needs_the_operator_token(
     pool: Pool, settings: Settings, sink: Sink, catalog: None
 ) -> None:
-    app = create_app(settings.with_(operator_token="op-secret"))
+    app = create_app(settings.with_(operator_token="op-secret"), clock=CLOCK)
     url = f"/operator/digest/preview?week={WEEK}"
     async with (
         app.lifespan(),
@@ -37,7 +41,7 @@ async def test_preview_needs_the_operator_token(
 
 
 async def test_no_token_configured_means_no_access(settings: Settings, pool: Pool) -> None:
-    app = create_app(settings)
+    app = create_app(settings, clock=CLOCK)
     async with (
         app.lifespan(),
         asgi_client(app) as client,

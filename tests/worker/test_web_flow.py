@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
+
 from services.api.app import create_app
 from services.core import digest
 from services.core.config import Settings
@@ -14,8 +16,10 @@ from services.core.weeks import IsoWeek
 from tests.api.conftest import limits_for_test, post_form, running
 from tests.asgi import asgi_client
 
-from .conftest import WEEK, Sink, run_jobs
+from .conftest import CLOCK, WEEK, Sink, run_jobs
 from .test_flow import links
+
+pytestmark = pytest.mark.calendar
 
 BASE = "http://testserver.local"
 
@@ -30,7 +34,7 @@ async def test_subscribe_confirm_receive_and_one_click_out_over_http(
     pool: Pool, settings: Settings, sink: Sink, catalog: None
 ) -> None:
     # The app on plain http, as in tests/api, so its secure-when-https cookies flow.
-    app = create_app(settings.with_(public_url=BASE), limits=limits_for_test())
+    app = create_app(settings.with_(public_url=BASE), limits=limits_for_test(), clock=CLOCK)
     async with (
         running(app),
         asgi_client(app, base_url=BASE) as reader,

@@ -11,6 +11,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import JSONBody, QueryParameter
 
 from services.core import readers, tallies, views
+from services.core.clock import Clock
 from services.core.store import Pool
 from services.core.tallies import Tally
 from services.core.views import CommunityTally
@@ -59,12 +60,15 @@ class ComparisonsController(Controller):
     async def get_comparison(
         self,
         pool: NamedDependency[Pool],
+        clock: NamedDependency[Clock],
         reader_id: NamedDependency[str],
         slug: SlugPath,
     ) -> ComparisonDetail:
         """Both tools, the panel, community tallies and the caller's votes and bookmarks."""
         async with pool.acquire() as conn:
-            comparison, history = await views.comparison_with_history(conn, slug)
+            comparison, history = await views.comparison_with_history(
+                conn, slug, today=clock().date()
+            )
             state = await readers.reader_state(conn, reader_id)
         tools = list(comparison.tools)
         standing = ReaderStanding(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
@@ -11,6 +9,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from services.core import readers, views
+from services.core.clock import Clock
 from services.core.store import Pool
 
 from ..problems import PROBLEMS
@@ -45,14 +44,16 @@ class PagesController(Controller):
     async def compare(
         self,
         pool: NamedDependency[Pool],
+        clock: NamedDependency[Clock],
         reader_id: NamedDependency[str],
         slug: FromPath[str],
         done: FromQuery[str | None] = None,
         tool: FromQuery[str | None] = None,
     ) -> Template:
         """One comparison, side by side, with the reader's votes and bookmarks."""
+        today = clock().date()
         async with pool.acquire() as conn:
-            comparison, history = await views.comparison_with_history(conn, slug)
+            comparison, history = await views.comparison_with_history(conn, slug, today=today)
             state = await readers.reader_state(conn, reader_id)
         names = {s.tool.slug: s.tool.name for s in comparison.sides}
         standing = {v.tool: v.verdict for v in state.votes if v.comparison == slug}
@@ -61,7 +62,7 @@ class PagesController(Controller):
             "compare.html",
             context={
                 "comparison": comparison,
-                "chart": ship_chart(history, names, datetime.now(UTC).date()),
+                "chart": ship_chart(history, names, today),
                 "standing": standing,
                 "bookmarked": set(state.bookmarks),
                 "notice": notice,
