@@ -21,8 +21,9 @@ from litestar.status_codes import HTTP_404_NOT_FOUND
 from services.core import digest
 from services.core.clock import Clock
 from services.core.config import Settings
+from services.core.errors import InvalidWeekError
 from services.core.mailrender import UNSUBSCRIBE_URL
-from services.core.weeks import InvalidWeek, IsoWeek
+from services.core.weeks import IsoWeek
 
 from .security import NO_READER
 
@@ -50,7 +51,7 @@ async def digest_preview(
     clock: Clock = state.clock
     try:
         chosen = IsoWeek.parse(week) if week else None
-    except InvalidWeek as exc:
+    except InvalidWeekError as exc:
         raise ClientException(str(exc)) from None
     async with state.pool.acquire() as conn:
         target = chosen or await digest.next_week(conn, clock())

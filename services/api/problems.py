@@ -14,14 +14,15 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from services.core.errors import (
-    ComparisonWithdrawn,
-    StreamVersionConflict,
-    ToolNotInComparison,
-    UnknownComparison,
-    UnknownTool,
+    ComparisonWithdrawnError,
+    InvalidEmailError,
+    InvalidTokenError,
+    StreamVersionConflictError,
+    ToolNotInComparisonError,
+    UnknownComparisonError,
+    UnknownSubscriberError,
+    UnknownToolError,
 )
-from services.core.subscribers import InvalidEmail, UnknownSubscriber
-from services.core.tokens import InvalidToken
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ _TYPES = (
 PROBLEMS = {p.slug: p for p in _TYPES}
 
 
-class FieldError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class FieldProblem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     message: str
     key: str | None = None
     source: str | None = None
@@ -91,7 +92,7 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     title: str
     status: int
     detail: str | None = None
-    errors: list[FieldError] | None = None
+    errors: list[FieldProblem] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ class Explained:
     kind: ProblemType
     detail: str | None
     headers: dict[str, str]
-    errors: list[FieldError] | None = None
+    errors: list[FieldProblem] | None = None
 
     def problem(self) -> Problem:
         return Problem(
@@ -115,14 +116,14 @@ _BY_STATUS = {400: "invalid-request", 403: "csrf-failed", 404: "not-found",
               405: "method-not-allowed", 413: "body-too-large", 429: "rate-limited"}  # fmt: skip
 
 
-def _validation_errors(exc: ValidationException) -> list[FieldError] | None:
+def _validation_errors(exc: ValidationException) -> list[FieldProblem] | None:
     if not isinstance(exc.extra, list):
         return None
     out = []
     for item in exc.extra:
         if isinstance(item, dict):
             out.append(
-                FieldError(
+                FieldProblem(
                     message=str(item.get("message", "")),
                     key=str(item["key"]) if item.get("key") is not None else None,
                     source=str(item["source"]) if item.get("source") is not None else None,
@@ -138,23 +139,28 @@ def _rate_limit_headers(exc: HTTPException) -> dict[str, str]:
     return headers
 
 
+_BY_ERROR: dict[type[Exception], str] = {
+    UnknownComparisonError: "unknown-comparison",
+    UnknownToolError: "unknown-tool",
+    ToolNotInComparisonError: "tool-not-in-comparison",
+    InvalidEmailError: "invalid-email",
+    ComparisonWithdrawnError: "comparison-withdrawn",
+}
+"""Domain errors whose message is the detail readers see."""
+
+
 def explain(exc: Exception) -> Explained:
     """The problem an exception stands for; unexpected exceptions are logged here."""
+    if (slug := _BY_ERROR.get(type(exc))) is not None:
+        return Explained(PROBLEMS[slug], str(exc), {})
     match exc:
-        case UnknownComparison() | UnknownTool() | ToolNotInComparison() | InvalidEmail():
-            slug = {UnknownComparison: "unknown-comparison", UnknownTool: "unknown-tool",
-                    ToolNotInComparison: "tool-not-in-comparison",
-                    InvalidEmail: "invalid-email"}[type(exc)]  # fmt: skip
-            return Explained(PROBLEMS[slug], str(exc), {})
-        case ComparisonWithdrawn():
-            return Explained(PROBLEMS["comparison-withdrawn"], str(exc), {})
-        case StreamVersionConflict():
+        case StreamVersionConflictError():
             return Explained(PROBLEMS["conflict"], None, {})
-        case InvalidToken(expired=True):
+        case InvalidTokenError(expired=True):
             return Explained(PROBLEMS["link-expired"], str(exc), {})
-        case InvalidToken():
+        case InvalidTokenError():
             return Explained(PROBLEMS["invalid-link"], str(exc), {})
-        case UnknownSubscriber():
+        case UnknownSubscriberError():
             return Explained(PROBLEMS["unknown-subscriber"], None, {})
         case ValidationException():
             return Explained(

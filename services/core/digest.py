@@ -21,7 +21,7 @@ from enum import StrEnum
 import msgspec
 
 from .config import Settings
-from .errors import StreamVersionConflict
+from .errors import StreamVersionConflictError
 from .events import DigestCompleted, DigestIssued, IssuedTally
 from .mailrender import RenderedMail, render_digest
 from .projections.catalog import ComparisonDoc
@@ -397,7 +397,7 @@ async def complete_if_done(pool: Pool, week: IsoWeek) -> bool:
                 [DigestCompleted(week=str(week), sent=counts[1], bounced=counts[2])],
                 expected_version=1,
             )
-        except StreamVersionConflict:
+        except StreamVersionConflictError:
             return True  # another sender completed it first; with_retries must not re-run
         await conn.execute(
             "update digest_issues set completed_at = now() where week = $1", str(week)

@@ -7,7 +7,7 @@ class VerdictsError(Exception):
     """Base of every error the core raises on purpose."""
 
 
-class StreamVersionConflict(VerdictsError):
+class StreamVersionConflictError(VerdictsError):
     """Another writer appended to the stream after the caller read it."""
 
     def __init__(self, stream_id: str, expected_version: int) -> None:
@@ -19,19 +19,19 @@ class StreamVersionConflict(VerdictsError):
         self.expected_version = expected_version
 
 
-class UnknownComparison(VerdictsError):
+class UnknownComparisonError(VerdictsError):
     def __init__(self, slug: str) -> None:
         super().__init__(f"no comparison {slug!r}")
         self.slug = slug
 
 
-class UnknownTool(VerdictsError):
+class UnknownToolError(VerdictsError):
     def __init__(self, slug: str) -> None:
         super().__init__(f"no tool {slug!r}")
         self.slug = slug
 
 
-class ToolNotInComparison(VerdictsError):
+class ToolNotInComparisonError(VerdictsError):
     def __init__(self, comparison: str, tool: str, tools: tuple[str, str]) -> None:
         super().__init__(
             f"tool {tool!r} is not part of comparison {comparison!r} (it compares "
@@ -42,7 +42,7 @@ class ToolNotInComparison(VerdictsError):
         self.tools = tools
 
 
-class ComparisonWithdrawn(VerdictsError):
+class ComparisonWithdrawnError(VerdictsError):
     def __init__(self, slug: str) -> None:
         super().__init__(f"comparison {slug!r} was withdrawn and takes no more votes")
         self.slug = slug
@@ -50,3 +50,31 @@ class ComparisonWithdrawn(VerdictsError):
 
 class CatalogError(VerdictsError):
     """A catalog file could not be read or does not fit the catalog's shape."""
+
+
+class UnknownSubscriberError(VerdictsError):
+    def __init__(self, subscriber_id: str) -> None:
+        super().__init__(f"no subscriber {subscriber_id}")
+        self.subscriber_id = subscriber_id
+
+
+class InvalidEmailError(VerdictsError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not a usable email address: {reason}")
+        self.reason = reason
+
+
+class InvalidTokenError(VerdictsError):
+    """A link's token is forged, mangled or (``expired``) too old for its purpose."""
+
+    def __init__(self, purpose: str, *, expired: bool) -> None:
+        what = "has expired" if expired else "is not valid"
+        super().__init__(f"this {purpose} link {what}")
+        self.purpose = purpose
+        self.expired = expired
+
+
+class InvalidWeekError(VerdictsError):
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(f"not an ISO week: {text!r} ({reason}); write it like 2026-W47")
+        self.text = text

@@ -153,7 +153,7 @@ class DigestCompleted(Event, frozen=True, kw_only=True):
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class UnknownEventType(Exception):
+class UnknownEventTypeError(Exception):
     """A stored event's type has no class in the registry."""
 
     def __init__(self, type_name: str, known: list[str]) -> None:
@@ -184,7 +184,7 @@ class EventCodec:
         try:
             return self._types[name]
         except KeyError:
-            raise UnknownEventType(name, list(self._types)) from None
+            raise UnknownEventTypeError(name, list(self._types)) from None
 
     def encode(self, event: Event) -> str:
         return self._encoder.encode(event).decode()

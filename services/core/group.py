@@ -8,7 +8,7 @@ them, and commits; callers arriving meanwhile form the next group. So the cost o
 transaction (round trips, commit, the WAL flush) is shared by the group.
 
 Per-request meaning is kept: each caller is answered from the rows actually written
-(``ON CONFLICT DO NOTHING RETURNING``); a missing row is a ``StreamVersionConflict``
+(``ON CONFLICT DO NOTHING RETURNING``); a missing row is a ``StreamVersionConflictError``
 for that caller alone, and nothing is reported before the commit. If the group's
 transaction fails, each of its requests is retried in a transaction of its own, so one
 bad request cannot fail the others.
@@ -22,10 +22,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .errors import StreamVersionConflict
+from .errors import StreamVersionConflictError
 from .events import Event
 from .projections.base import LIVE, project
-from .store import AppendRequest, AppendResult, Connection, Metadata, PartialAppend, Pool
+from .store import AppendRequest, AppendResult, Connection, Metadata, PartialAppendError, Pool
 from .unit import INLINE, STORE, enter_write
 
 
@@ -57,7 +57,7 @@ class GroupCommitter:
     ) -> AppendResult:
         """Append ``events`` to ``stream_id`` at ``expected_version`` with the next group.
 
-        Returns once the group has committed; raises ``StreamVersionConflict`` if
+        Returns once the group has committed; raises ``StreamVersionConflictError`` if
         another writer got there first (nothing of this request is written).
         """
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
@@ -87,8 +87,8 @@ class GroupCommitter:
         except Exception as exc:
             if len(group) == 1:
                 r = group[0].request
-                if isinstance(exc, PartialAppend):  # alone, a partial write is a conflict
-                    exc = StreamVersionConflict(r.stream_id, r.expected_version)
+                if isinstance(exc, PartialAppendError):  # alone, a partial write is a conflict
+                    exc = StreamVersionConflictError(r.stream_id, r.expected_version)
                 _settle(group[0].future, exc)
                 return
             for waiting in group:  # isolate whichever request made the group fail
@@ -97,7 +97,7 @@ class GroupCommitter:
         for waiting, result in zip(group, results, strict=True):
             if result is None:
                 r = waiting.request
-                _settle(waiting.future, StreamVersionConflict(r.stream_id, r.expected_version))
+                _settle(waiting.future, StreamVersionConflictError(r.stream_id, r.expected_version))
             else:
                 _settle(waiting.future, result)
 

@@ -20,7 +20,7 @@ SCHEMA_DIR = PROJECT_ROOT / "schema"
 _LOCK_KEY = 0x76657264  # "verd"
 
 
-class MigrationChanged(VerdictsError):
+class MigrationChangedError(VerdictsError):
     def __init__(self, name: str) -> None:
         super().__init__(
             f"migration {name} was changed after it was applied; add a new file instead"
@@ -59,7 +59,7 @@ async def migrate(dsn: str, *, directory: Path = SCHEMA_DIR) -> list[str]:
         for m in load_migrations(directory):
             if m.name in done:
                 if done[m.name] != m.checksum:
-                    raise MigrationChanged(m.name)
+                    raise MigrationChangedError(m.name)
                 continue
             async with conn.transaction():
                 await conn.execute(m.sql)

@@ -20,11 +20,11 @@ from typing import Any
 import msgspec
 
 from .errors import (
-    ComparisonWithdrawn,
-    StreamVersionConflict,
-    ToolNotInComparison,
-    UnknownComparison,
-    UnknownTool,
+    ComparisonWithdrawnError,
+    StreamVersionConflictError,
+    ToolNotInComparisonError,
+    UnknownComparisonError,
+    UnknownToolError,
 )
 from .events import BookmarkAdded, BookmarkRemoved, Event, Verdict, VoteCast, VoteWithdrawn
 from .group import committer
@@ -133,14 +133,14 @@ async def _context(conn: Connection, reader_id: str, tool: str, comparison: str)
 async def _vote_context(conn: Connection, reader_id: str, comparison: str, tool: str) -> _Context:
     ctx = await _context(conn, reader_id, tool, comparison)
     if ctx.comparison is None:
-        raise UnknownComparison(comparison)
+        raise UnknownComparisonError(comparison)
     tool_a, tool_b, withdrawn_at = ctx.comparison
     if tool not in (tool_a, tool_b):
         if not ctx.tool_known:
-            raise UnknownTool(tool)
-        raise ToolNotInComparison(comparison, tool, (tool_a, tool_b))
+            raise UnknownToolError(tool)
+        raise ToolNotInComparisonError(comparison, tool, (tool_a, tool_b))
     if withdrawn_at is not None:
-        raise ComparisonWithdrawn(comparison)
+        raise ComparisonWithdrawnError(comparison)
     return ctx
 
 
@@ -203,7 +203,7 @@ async def _perform(
                 expected_version=ctx.version,
                 metadata=Metadata(request_id=request_id),
             )
-        except StreamVersionConflict:
+        except StreamVersionConflictError:
             if attempt == _ATTEMPTS - 1:
                 raise
             continue
@@ -266,7 +266,7 @@ async def set_bookmark(
     async def decide(conn: Connection) -> tuple[_Context, list[Event]]:
         ctx = await _context(conn, reader_id, tool, "")
         if not ctx.tool_known:
-            raise UnknownTool(tool)
+            raise UnknownToolError(tool)
         has = tool in ctx.state.bookmarks
         if bookmarked and not has:
             return ctx, [BookmarkAdded(tool=tool)]

@@ -32,7 +32,7 @@ Progress = Callable[[int, int], None]
 """Called with (events applied so far, events in the log when the replay started)."""
 
 
-class UnknownProjection(VerdictsError):
+class UnknownProjectionError(VerdictsError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no projection {name!r}; known: {', '.join(sorted(PROJECTIONS))}")
         self.name = name
@@ -52,7 +52,7 @@ def resolve(names: Sequence[str]) -> list[Projection[Any]]:
         return list(PROJECTIONS.values())
     missing = [n for n in names if n not in PROJECTIONS]
     if missing:
-        raise UnknownProjection(missing[0])
+        raise UnknownProjectionError(missing[0])
     return [PROJECTIONS[n] for n in names]
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 import msgspec
 
-from .errors import StreamVersionConflict
+from .errors import StreamVersionConflictError
 from .events import CODEC, Event, EventCodec, type_name
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class AppendRequest:
     metadata: Metadata | None = None
 
 
-class PartialAppend(Exception):
+class PartialAppendError(Exception):
     """Part of a multi-event request conflicted: its transaction must not commit."""
 
     def __init__(self, stream_id: str) -> None:
@@ -149,7 +149,7 @@ class EventStore:
     ) -> AppendResult:
         """Append ``events`` to ``stream_id`` if it is still at ``expected_version``.
 
-        Must run inside the caller's transaction. Raises ``StreamVersionConflict`` when
+        Must run inside the caller's transaction. Raises ``StreamVersionConflictError`` when
         another writer got there first (nothing is written). With an
         ``idempotency_key`` already used on this stream, appends nothing and returns
         the events the first request wrote, marked ``replayed``.
@@ -188,7 +188,7 @@ class EventStore:
         if len(rows) != len(events):
             # A missing row is a version conflict for this caller alone; the
             # transaction is rolled back by the caller's context manager.
-            raise StreamVersionConflict(stream_id, expected_version)
+            raise StreamVersionConflictError(stream_id, expected_version)
         recorded = tuple(self._decode(r) for r in rows)
         if idempotency_key is not None:
             inserted = await conn.fetchval(
@@ -201,7 +201,7 @@ class EventStore:
             )
             if inserted is None:
                 # A concurrent request with the same key committed first.
-                raise StreamVersionConflict(stream_id, expected_version)
+                raise StreamVersionConflictError(stream_id, expected_version)
         return AppendResult(recorded)
 
     async def append_many(
@@ -211,7 +211,7 @@ class EventStore:
 
         Must run inside the caller's transaction. Each result is what that request
         wrote, or ``None`` when it was a version conflict (nothing of it written).
-        Raises ``PartialAppend`` if a multi-event request was only partly written: the
+        Raises ``PartialAppendError`` if a multi-event request was only partly written: the
         caller must roll the transaction back and retry the requests one by one.
         """
         rows = await conn.fetch(
@@ -240,7 +240,7 @@ class EventStore:
             ]
             got = [m for m in mine if m is not None]
             if got and len(got) != len(mine):
-                raise PartialAppend(r.stream_id)
+                raise PartialAppendError(r.stream_id)
             results.append(AppendResult(tuple(got)) if got else None)
         return results
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 
-from .errors import VerdictsError
+from .errors import InvalidEmailError, UnknownSubscriberError
 from .events import (
     Event,
     SubscriberErased,
@@ -23,18 +23,6 @@ from .events import (
 )
 from .store import Connection, Metadata, Pool
 from .unit import STORE, append, with_retries
-
-
-class InvalidEmail(VerdictsError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"not a usable email address: {reason}")
-        self.reason = reason
-
-
-class UnknownSubscriber(VerdictsError):
-    def __init__(self, subscriber_id: str) -> None:
-        super().__init__(f"no subscriber {subscriber_id}")
-        self.subscriber_id = subscriber_id
 
 
 class Outcome(StrEnum):
@@ -48,11 +36,11 @@ class Outcome(StrEnum):
 
 
 def normalise_email(raw: str) -> str:
-    """The canonical form of an address, or ``InvalidEmail`` saying what is wrong."""
+    """The canonical form of an address, or ``InvalidEmailError`` saying what is wrong."""
     try:
         info = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail(str(exc)) from None
+        raise InvalidEmailError(str(exc)) from None
     return info.normalized.lower()
 
 
@@ -116,7 +104,7 @@ async def confirm_subscription(pool: Pool, subscriber_id: str) -> Outcome:
     async def work(conn: Connection) -> Outcome:
         status = await status_of(conn, subscriber_id)
         if status is None:
-            raise UnknownSubscriber(subscriber_id)
+            raise UnknownSubscriberError(subscriber_id)
         if status == "confirmed":
             return Outcome.ALREADY_CONFIRMED
         if status != "pending":
@@ -133,7 +121,7 @@ async def unsubscribe(pool: Pool, subscriber_id: str, reason: UnsubscribeReason)
     async def work(conn: Connection) -> Outcome:
         status = await status_of(conn, subscriber_id)
         if status is None:
-            raise UnknownSubscriber(subscriber_id)
+            raise UnknownSubscriberError(subscriber_id)
         if status not in ("pending", "confirmed"):
             return Outcome.ALREADY_UNSUBSCRIBED
         await _append_one(conn, subscriber_id, Unsubscribed(reason=reason))
@@ -143,7 +131,7 @@ async def unsubscribe(pool: Pool, subscriber_id: str, reason: UnsubscribeReason)
 
 
 async def find_subscriber(pool: Pool, who: str) -> str:
-    """The subscriber id for an email address or an id; ``UnknownSubscriber`` if none."""
+    """The subscriber id for an email address or an id; ``UnknownSubscriberError`` if none."""
     try:
         sid = str(uuid.UUID(who))
     except ValueError:
@@ -156,7 +144,7 @@ async def find_subscriber(pool: Pool, who: str) -> str:
             "select subscriber_id::text from subscribers where subscriber_id = $1::uuid", sid
         )
     if sid is None:
-        raise UnknownSubscriber(who)
+        raise UnknownSubscriberError(who)
     return str(sid)
 
 
@@ -165,7 +153,7 @@ async def erase_subscriber(pool: Pool, subscriber_id: str) -> None:
 
     async def work(conn: Connection) -> None:
         if await status_of(conn, subscriber_id) is None:
-            raise UnknownSubscriber(subscriber_id)
+            raise UnknownSubscriberError(subscriber_id)
         await conn.execute(
             "delete from subscriber_emails where subscriber_id = $1::uuid", subscriber_id
         )

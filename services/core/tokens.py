@@ -8,7 +8,7 @@ from enum import StrEnum
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from .clock import Clock, system_clock
-from .errors import VerdictsError
+from .errors import InvalidTokenError
 
 
 class Purpose(StrEnum):
@@ -22,14 +22,6 @@ class Purpose(StrEnum):
         # Confirm links are short-lived; unsubscribe links must keep working in old
         # mails (RFC 8058 senders honour them long after sending).
         return 3 * 86_400 if self is Purpose.CONFIRM else 400 * 86_400
-
-
-class InvalidToken(VerdictsError):
-    def __init__(self, purpose: Purpose, *, expired: bool) -> None:
-        what = "has expired" if expired else "is not valid"
-        super().__init__(f"this {purpose.value} link {what}")
-        self.purpose = purpose
-        self.expired = expired
 
 
 def _signer_on(clock: Clock) -> type[TimestampSigner]:
@@ -57,14 +49,14 @@ class Tokens:
         return self._serializers[purpose].dumps(subscriber_id)
 
     def read(self, purpose: Purpose, token: str) -> str:
-        """The subscriber id in ``token``; ``InvalidToken`` if forged, mangled or expired."""
+        """The subscriber id in ``token``; ``InvalidTokenError`` if forged, mangled or expired."""
         try:
             value = self._serializers[purpose].loads(token, max_age=purpose.max_age)
         except SignatureExpired:
-            raise InvalidToken(purpose, expired=True) from None
+            raise InvalidTokenError(purpose.value, expired=True) from None
         except BadSignature:
-            raise InvalidToken(purpose, expired=False) from None
+            raise InvalidTokenError(purpose.value, expired=False) from None
         try:
             return str(uuid.UUID(str(value)))
         except ValueError:
-            raise InvalidToken(purpose, expired=False) from None
+            raise InvalidTokenError(purpose.value, expired=False) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from .errors import StreamVersionConflict
+from .errors import StreamVersionConflictError
 from .events import Event
 from .projections.base import LIVE, Projection, project
 from .projections.catalog import CATALOG
@@ -90,7 +90,7 @@ async def retrying(
             async with conn.transaction():
                 await enter_write(conn)
                 return await work(conn)
-        except StreamVersionConflict:
+        except StreamVersionConflictError:
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable: attempts must be >= 1")

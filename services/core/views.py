@@ -11,7 +11,7 @@ from typing import Literal, NamedTuple
 
 import msgspec
 
-from .errors import UnknownComparison
+from .errors import UnknownComparisonError
 from .events import Review, Reviewer, Verdict
 from .projections.catalog import ComparisonDoc
 from .projections.community import tally_subject
@@ -231,7 +231,7 @@ class _Entry(NamedTuple):
 
 
 async def _catalog_entry(conn: Connection, slug: str) -> _Entry:
-    """The comparison with both tools, in one statement; ``UnknownComparison`` if none."""
+    """The comparison with both tools, in one statement; ``UnknownComparisonError`` if none."""
     cols = ", ".join(f"{side}.{c}" for side in ("a", "b") for c in _TOOL_COLUMNS)
     row = await conn.fetchrow(
         f"select c.title, c.published_at, c.withdrawn_at, c.doc::text, {cols}"
@@ -240,17 +240,17 @@ async def _catalog_entry(conn: Connection, slug: str) -> _Entry:
         slug,
     )
     if row is None:
-        raise UnknownComparison(slug)
+        raise UnknownComparisonError(slug)
     n = len(_TOOL_COLUMNS)
     tools = tuple(Tool(**dict(zip(_TOOL_COLUMNS, row[i : i + n], strict=True))) for i in (4, 4 + n))
     return _Entry(slug, row[0], row[1], row[2], _doc_decoder.decode(row[3]), tools)
 
 
 async def comparison_tools(conn: Connection, slug: str) -> tuple[str, str]:
-    """The two tools of a comparison; ``UnknownComparison`` if there is none."""
+    """The two tools of a comparison; ``UnknownComparisonError`` if there is none."""
     row = await conn.fetchrow("select tool_a, tool_b from comparisons where slug = $1", slug)
     if row is None:
-        raise UnknownComparison(slug)
+        raise UnknownComparisonError(slug)
     return row[0], row[1]
 
 
@@ -259,7 +259,7 @@ async def comparison_with_history(
 ) -> tuple[Comparison, list[ToolHistory]]:
     """One comparison with both tools, panel and community, and the ``HISTORY_DAYS``
     up to ``today`` of ``ship_history``, in two statements: the current tally is the
-    history's last point. ``UnknownComparison`` if there is none."""
+    history's last point. ``UnknownComparisonError`` if there is none."""
     entry = await _catalog_entry(conn, slug)
     since = today - timedelta(days=HISTORY_DAYS - 1)
     history = await ship_history(conn, slug, [t.slug for t in entry.tools], since=since)

@@ -6,16 +6,10 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
-from .errors import VerdictsError
+from .errors import InvalidWeekError
 
 _PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 _DASH = "\N{EN DASH}"
-
-
-class InvalidWeek(VerdictsError):
-    def __init__(self, text: str, reason: str) -> None:
-        super().__init__(f"not an ISO week: {text!r} ({reason}); write it like 2026-W47")
-        self.text = text
 
 
 class IsoWeek(NamedTuple):
@@ -26,15 +20,15 @@ class IsoWeek(NamedTuple):
 
     @classmethod
     def parse(cls, text: str) -> IsoWeek:
-        """``2026-W47`` -> IsoWeek; ``InvalidWeek`` for anything else."""
+        """``2026-W47`` -> IsoWeek; ``InvalidWeekError`` for anything else."""
         match = _PATTERN.match(text.strip())
         if not match:
-            raise InvalidWeek(text, "expected YYYY-Www")
+            raise InvalidWeekError(text, "expected YYYY-Www")
         year, week = int(match[1]), int(match[2])
         try:
             date.fromisocalendar(year, week, 1)
         except ValueError as exc:
-            raise InvalidWeek(text, str(exc)) from None
+            raise InvalidWeekError(text, str(exc)) from None
         return cls(year, week)
 
     @classmethod

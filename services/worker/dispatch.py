@@ -32,7 +32,7 @@ from services.core.store import Connection, Pool
 from services.core.unit import retrying
 
 from .queue import Claimed, Queue
-from .smtp import Attempt, Result, SmtpLink, SmtpUnavailable
+from .smtp import Attempt, Result, SmtpLink, SmtpUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Dispatcher:
                 message = self.kind.compose(current, self.clock())
                 try:
                     attempt = await link.send(self.sender, message)
-                except SmtpUnavailable as exc:
+                except SmtpUnavailableError as exc:
                     self.progress.smtp_down = str(exc)
                     async with self.pool.acquire() as other:
                         await queue.retry(

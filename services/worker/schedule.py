@@ -13,7 +13,7 @@ from services.core.errors import VerdictsError
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12), ("weekday", 0, 7))
 
 
-class InvalidSchedule(VerdictsError):
+class InvalidScheduleError(VerdictsError):
     def __init__(self, expr: str, reason: str) -> None:
         super().__init__(
             f"DIGEST_CRON {expr!r} is not a usable schedule: {reason}"
@@ -39,9 +39,9 @@ def _field(expr: str, text: str, name: str, low: int, high: int) -> set[int] | N
                 first = last = int(span)
         except ValueError:
             reason = f"{name} field {text!r} is not a number, range or step"
-            raise InvalidSchedule(expr, reason) from None
+            raise InvalidScheduleError(expr, reason) from None
         if not (low <= first <= last <= high) or step < 1:
-            raise InvalidSchedule(expr, f"{name} field {text!r} outside {low}-{high}")
+            raise InvalidScheduleError(expr, f"{name} field {text!r} outside {low}-{high}")
         values.update(range(first, last + 1, step))
     return values
 
@@ -61,14 +61,14 @@ class Schedule:
     def parse(cls, expr: str) -> Schedule:
         parts = expr.split()
         if len(parts) != 5:
-            raise InvalidSchedule(expr, f"{len(parts)} field(s)")
+            raise InvalidScheduleError(expr, f"{len(parts)} field(s)")
         minute, hour, day, month, weekday = (
             _field(expr, text, name, low, high)
             for text, (name, low, high) in zip(parts, _FIELDS, strict=True)
         )
         if day is not None and weekday is not None:
             # cron ORs day-of-month and weekday; arq ANDs them. Refuse rather than differ.
-            raise InvalidSchedule(expr, "restrict the day of month or the weekday, not both")
+            raise InvalidScheduleError(expr, "restrict the day of month or the weekday, not both")
         arq_weekday = None if weekday is None else {(d - 1) % 7 for d in weekday}
         return cls(expr, minute, hour, day, month, arq_weekday)
 

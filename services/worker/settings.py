@@ -31,12 +31,12 @@ from .jobs import (
     issue_weekly_digest,
     send_confirmations,
 )
-from .schedule import InvalidSchedule, Schedule
+from .schedule import InvalidScheduleError, Schedule
 
 _settings = load_settings()
 try:
     _schedule = Schedule.parse(_settings.digest_cron)
-except InvalidSchedule as exc:
+except InvalidScheduleError as exc:
     raise SystemExit(f"configuration error: {exc}") from None
 
 

@@ -34,7 +34,7 @@ class Attempt:
     detail: str = ""
 
 
-class SmtpUnavailable(Exception):
+class SmtpUnavailableError(Exception):
     """No connection to the SMTP server could be made (down, refusing, TLS failure)."""
 
     def __init__(self, target: SmtpTarget, cause: BaseException) -> None:
@@ -77,7 +77,7 @@ class SmtpLink:
         try:
             await smtp.connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise SmtpUnavailable(t, exc) from exc
+            raise SmtpUnavailableError(t, exc) from exc
         self._smtp = smtp
         return smtp
 
@@ -87,7 +87,7 @@ class SmtpLink:
             self._smtp = None
 
     async def send(self, sender: str, message: Outgoing) -> Attempt:
-        """Send one message; ``SmtpUnavailable`` if no connection can be made."""
+        """Send one message; ``SmtpUnavailableError`` if no connection can be made."""
         smtp = await self._session()
         options = ["SMTPUTF8"] if message.needs_smtputf8 else []
         encoding = "utf-8" if message.needs_smtputf8 else "ascii"

@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 import pytest
 
-from services.core.errors import StreamVersionConflict
+from services.core.errors import StreamVersionConflictError
 from services.core.events import BookmarkAdded, VoteCast
 from services.core.group import committer
 from services.core.store import AppendResult, Pool
@@ -38,7 +38,10 @@ async def test_same_version_twice_exactly_one_wins(pool: Pool) -> None:
         *(committer(pool).append(stream, [_vote(t)], expected_version=0) for t in "ab"),
         return_exceptions=True,
     )
-    assert sorted(type(o).__name__ for o in outcomes) == ["AppendResult", "StreamVersionConflict"]
+    assert sorted(type(o).__name__ for o in outcomes) == [
+        "AppendResult",
+        "StreamVersionConflictError",
+    ]
     assert await pool.fetchval("select count(*) from events where stream_id = $1", stream) == 1
 
 
@@ -51,7 +54,7 @@ async def test_a_partly_conflicting_request_writes_nothing_and_others_commit(poo
         group.append(free, [BookmarkAdded(tool="y")], expected_version=0),
         return_exceptions=True,
     )
-    assert isinstance(stale, StreamVersionConflict)
+    assert isinstance(stale, StreamVersionConflictError)
     assert isinstance(fine, AppendResult)
     rows = await pool.fetch("select stream_id, stream_version from events order by position")
     assert [tuple(r) for r in rows] == [(busy, 1), (free, 1)]

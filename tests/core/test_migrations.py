@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.core.migrations import MigrationChanged, load_migrations, migrate
+from services.core.migrations import MigrationChangedError, load_migrations, migrate
 from tests.conftest import with_database
 
 
@@ -58,5 +58,5 @@ async def test_an_applied_file_that_changed_is_refused(empty_dsn: str, tmp_path:
     (tmp_path / "0001_a.sql").write_text("create table a (x int);")
     await migrate(empty_dsn, directory=tmp_path)
     (tmp_path / "0001_a.sql").write_text("create table a (x bigint);")
-    with pytest.raises(MigrationChanged, match=r"0001_a\.sql"):
+    with pytest.raises(MigrationChangedError, match=r"0001_a\.sql"):
         await migrate(empty_dsn, directory=tmp_path)

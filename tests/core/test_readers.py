@@ -14,13 +14,12 @@ from hypothesis import strategies as st
 from services.core import readers, tallies, views
 from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.errors import (
-    ComparisonWithdrawn,
-    ToolNotInComparison,
-    UnknownComparison,
-    UnknownTool,
+    ComparisonWithdrawnError,
+    ToolNotInComparisonError,
+    UnknownComparisonError,
+    UnknownToolError,
 )
-from services.core.events import ComparisonWithdrawn as Withdrawn
-from services.core.events import Verdict
+from services.core.events import ComparisonWithdrawn, Verdict
 from services.core.projections.community import tally_subject
 from services.core.store import Pool
 from services.core.unit import STORE, append
@@ -86,9 +85,9 @@ async def test_idempotency_key_makes_a_retry_harmless(catalog: Pool) -> None:
 @pytest.mark.parametrize(
     ("comparison", "tool", "error"),
     [
-        ("no-such-comparison", A, UnknownComparison),
-        (CMP, "no-such-tool", UnknownTool),
-        (CMP, "mistral-4b-edge", ToolNotInComparison),
+        ("no-such-comparison", A, UnknownComparisonError),
+        (CMP, "no-such-tool", UnknownToolError),
+        (CMP, "mistral-4b-edge", ToolNotInComparisonError),
     ],
 )
 async def test_bad_targets_have_distinct_errors_and_append_nothing(
@@ -108,11 +107,11 @@ async def test_withdrawn_comparison_takes_no_votes(catalog: Pool) -> None:
         await append(
             conn,
             stream,
-            [Withdrawn(slug=CMP, reason="test")],
+            [ComparisonWithdrawn(slug=CMP, reason="test")],
             expected_version=await STORE.stream_version(conn, stream),
         )
     before = await catalog.fetchval("select count(*) from events")
-    with pytest.raises(ComparisonWithdrawn):
+    with pytest.raises(ComparisonWithdrawnError):
         await readers.cast_vote(catalog, new_reader(), CMP, A, "ship")
     assert await catalog.fetchval("select count(*) from events") == before
 
@@ -126,7 +125,7 @@ async def test_bookmarks(catalog: Pool) -> None:
     assert state.bookmarks == [A, B]
     state = await readers.set_bookmark(catalog, r, A, False)
     assert state.bookmarks == [B]
-    with pytest.raises(UnknownTool):
+    with pytest.raises(UnknownToolError):
         await readers.set_bookmark(catalog, r, "nope", True)
     async with catalog.acquire() as conn:
         from services.core.projections.counters import totals

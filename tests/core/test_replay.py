@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from services.core import readers, tallies
 from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.db import connect
-from services.core.replay import UnknownProjection, replay
+from services.core.replay import UnknownProjectionError, replay
 from services.core.store import Pool
 
 CMP = "claude-files-api-vs-azure-ai-foundry-voice-router"
@@ -132,7 +132,7 @@ async def test_replay_twice_and_unknown_name(catalog: Pool, dsn: str) -> None:
         await replay(conn)
         await replay(conn, ["catalog", "community"])
         with pytest.raises(
-            UnknownProjection, match="known: catalog, community, deliveries, subscribers"
+            UnknownProjectionError, match="known: catalog, community, deliveries, subscribers"
         ):
             await replay(conn, ["nope"])
     finally:

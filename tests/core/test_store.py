@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from services.core.errors import StreamVersionConflict
+from services.core.errors import StreamVersionConflictError
 from services.core.events import CODEC, BookmarkAdded, Event, EventCodec, VoteCast
 from services.core.store import Cursor, EventStore, Pool
 
@@ -32,7 +32,7 @@ async def test_append_then_read_stream_in_order(pool: Pool) -> None:
 async def test_stale_expected_version_is_a_conflict_and_writes_nothing(pool: Pool) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await STORE.append(conn, "s-1", [BookmarkAdded(tool="a")], expected_version=0)
-    with pytest.raises(StreamVersionConflict) as info:
+    with pytest.raises(StreamVersionConflictError) as info:
         async with pool.acquire() as conn, conn.transaction():
             await STORE.append(conn, "s-1", [BookmarkAdded(tool="b")], expected_version=0)
     assert info.value.expected_version == 0
@@ -45,7 +45,7 @@ async def test_concurrent_appends_at_one_version_exactly_one_wins(pool: Pool) ->
             async with pool.acquire() as conn, conn.transaction():
                 await STORE.append(conn, "race", [BookmarkAdded(tool=f"t{i}")], expected_version=0)
             return True
-        except StreamVersionConflict:
+        except StreamVersionConflictError:
             return False
 
     results = await asyncio.gather(*(attempt(i) for i in range(16)))

@@ -6,9 +6,10 @@ import pytest
 
 from services.core import subscribers as subs
 from services.core.db import connect
+from services.core.errors import InvalidEmailError, InvalidTokenError
 from services.core.replay import replay
 from services.core.store import Pool
-from services.core.tokens import InvalidToken, Purpose, Tokens
+from services.core.tokens import Purpose, Tokens
 
 
 async def test_request_confirm_unsubscribe(pool: Pool) -> None:
@@ -31,7 +32,7 @@ async def test_same_address_same_subscriber_and_no_email_in_the_log(pool: Pool) 
 
 
 async def test_bad_email_is_refused_and_nothing_appended(pool: Pool) -> None:
-    with pytest.raises(subs.InvalidEmail):
+    with pytest.raises(InvalidEmailError):
         await subs.request_subscription(pool, "not-an-address")
     assert await pool.fetchval("select count(*) from events") == 0
 
@@ -56,9 +57,9 @@ def test_tokens_name_the_subscriber_and_refuse_forgery() -> None:
     sid = "0b7c6f0e-5d4a-4a8e-9d3c-1f2e3d4c5b6a"
     token = tokens.issue(Purpose.CONFIRM, sid)
     assert tokens.read(Purpose.CONFIRM, token) == sid
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidTokenError):
         tokens.read(Purpose.UNSUBSCRIBE, token)  # a confirm token cannot unsubscribe
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidTokenError):
         Tokens("other").read(Purpose.CONFIRM, token)
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidTokenError):
         tokens.read(Purpose.CONFIRM, token[:-2] + "xx")

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.core.errors import InvalidWeekError
 from services.core.mailrender import RenderedMail
 from services.core.mime import MailTemplate
-from services.core.weeks import InvalidWeek, IsoWeek
-from services.worker.schedule import InvalidSchedule, Schedule
+from services.core.weeks import IsoWeek
+from services.worker.schedule import InvalidScheduleError, Schedule
 
 URL = "@@url@@"
 body_text = st.lists(
@@ -86,7 +87,7 @@ def test_weeks(text: str, week: tuple[int, int], start: str) -> None:
 
 @pytest.mark.parametrize("bad", ["2026-47", "2026-W54", "2026-W00", "2021-W53", ""])
 def test_bad_weeks_say_how_to_write_one(bad: str) -> None:
-    with pytest.raises(InvalidWeek, match="write it like 2026-W47"):
+    with pytest.raises(InvalidWeekError, match="write it like 2026-W47"):
         IsoWeek.parse(bad)
 
 
@@ -109,5 +110,5 @@ def test_default_schedule_is_monday_eight_utc() -> None:
     ],
 )
 def test_bad_schedules_are_refused_clearly(expr: str, reason: str) -> None:
-    with pytest.raises(InvalidSchedule, match=reason):
+    with pytest.raises(InvalidScheduleError, match=reason):
         Schedule.parse(expr)

@@ -14,8 +14,9 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from services.core import subscribers
+from services.core.errors import InvalidEmailError
 from services.core.store import Pool
-from services.core.subscribers import InvalidEmail, Outcome
+from services.core.subscribers import Outcome
 from services.core.tokens import Purpose, Tokens
 
 from ..security import NO_READER, RATE_LIMIT, SUBSCRIPTIONS
@@ -57,7 +58,7 @@ class SubscribeController(Controller):
         """Record the request; the answer is the same for every valid address."""
         try:
             await subscribers.request_subscription(pool, data.email, request_id=request_id)
-        except InvalidEmail as exc:
+        except InvalidEmailError as exc:
             return Template(
                 "subscribe.html",
                 context={"email": data.email[:320], "error": exc.reason},
