@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 from services.core.config import Settings
 from services.core.db import create_pool
 from services.core.events import CODEC, VoteCast
-from services.core.group import committer
-from services.core.readers import cast_vote
+from services.core.group_commit import committer
+from services.core.reader_actions import cast_vote
 from services.core.store import Connection, Pool
-from services.core.unit import append, with_retries
+from services.core.writes import append, with_retries
 
 from .catalog import vote_targets
 from .env import Bench, socket_dir

@@ -9,7 +9,7 @@ from functools import cache
 
 import msgspec
 
-from services.core.catalog import DEMO_CATALOG, CatalogFile, ComparisonSpec, load_catalog
+from services.core.catalog_import import DEMO_CATALOG, CatalogFile, ComparisonSpec, load_catalog
 
 COMPARISONS = 10
 

@@ -23,14 +23,14 @@ import aiosmtplib
 
 from services.core.config import Settings, SmtpTarget
 from services.core.db import connect
-from services.core.digest import issued_mail
+from services.core.digest_issues import issued_mail
 from services.core.events import CODEC, SubscriptionConfirmed, SubscriptionRequested
-from services.core.mailrender import UNSUBSCRIBE_URL
-from services.core.mime import MailTemplate
+from services.core.mail_render import UNSUBSCRIBE_URL
 from services.core.replay import replay
 from services.core.store import Connection
 from services.core.weeks import IsoWeek
 from services.embedded import smtp_sink
+from services.worker.mime import MailTemplate
 
 from .catalog import bench_catalog
 from .env import Bench

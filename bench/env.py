@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 
-from services.core.catalog import import_catalog
+from services.core.catalog_import import import_catalog
 from services.core.db import create_pool
 from services.core.migrations import migrate
 from services.embedded import start_postgres

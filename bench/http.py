@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 from litestar.middleware.csrf import generate_csrf_token
 
-from services.api.reader import ReaderCookies
+from services.api.reader_cookie import ReaderCookies
 from services.embedded import free_port, redis_server, wait_for_port
 
 from .catalog import bench_catalog, vote_targets

@@ -19,7 +19,7 @@ import time
 import asyncpg
 from rich.console import Console
 
-from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.config import Settings
 from services.core.db import create_pool
 from services.core.migrations import migrate

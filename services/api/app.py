@@ -35,7 +35,7 @@ from services.core.tokens import Tokens
 from .deps import DEPENDENCIES
 from .error_handlers import handlers, unrouted
 from .operator import operator_router
-from .reader import ReaderCookies, ReaderMiddleware
+from .reader_cookie import ReaderCookies, ReaderMiddleware
 from .security import (
     NO_READER,
     SUBSCRIBE_LIMIT_STORE,

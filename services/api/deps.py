@@ -16,7 +16,7 @@ from services.core.config import Settings
 from services.core.store import Pool
 from services.core.tokens import Tokens
 
-from .reader import provide_reader_id
+from .reader_cookie import provide_reader_id
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 

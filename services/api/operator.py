@@ -18,11 +18,11 @@ from litestar.params import FromQuery
 from litestar.response import Response
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
-from services.core import digest
+from services.core import digest_issues
 from services.core.clock import Clock
 from services.core.config import Settings
 from services.core.errors import InvalidWeekError
-from services.core.mailrender import UNSUBSCRIBE_URL
+from services.core.mail_render import UNSUBSCRIBE_URL
 from services.core.weeks import IsoWeek
 
 from .security import NO_READER
@@ -54,8 +54,8 @@ async def digest_preview(
     except InvalidWeekError as exc:
         raise ClientException(str(exc)) from None
     async with state.pool.acquire() as conn:
-        target = chosen or await digest.next_week(conn, clock())
-        mail = await digest.preview(conn, settings, target)
+        target = chosen or await digest_issues.next_week(conn, clock())
+        mail = await digest_issues.preview(conn, settings, target)
     if mail is None:
         # Answered here, not raised: the site's 404 page would hide the reason.
         return Response(

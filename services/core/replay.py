@@ -24,7 +24,7 @@ import asyncpg
 from .errors import VerdictsError
 from .projections.base import LIVE, REBUILD, Projection, project
 from .store import Connection, Cursor, EventStore
-from .unit import INLINE, STORE, close_write_gate
+from .writes import INLINE, STORE, close_write_gate
 
 PROJECTIONS: dict[str, Projection[Any]] = {p.name: p for p in INLINE}
 

@@ -20,14 +20,14 @@ from datetime import datetime
 
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
-from services.core.mailrender import CONFIRM_URL, render_confirmation
-from services.core.mime import MailTemplate, Outgoing, mail_domain
+from services.core.mail_render import CONFIRM_URL, render_confirmation
 from services.core.projections.subscribers import subscriber_of
 from services.core.store import Connection, Cursor, Pool
 from services.core.tokens import Purpose, Tokens
-from services.core.unit import STORE
+from services.core.writes import STORE
+from services.worker.mime import MailTemplate, Outgoing, mail_domain
 
-from .queue import Claimed, Queue
+from .send_queue import Claimed, Queue
 from .smtp import Attempt
 
 OUTBOX = "confirmation-outbox"

@@ -27,11 +27,11 @@ from typing import Protocol
 
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
-from services.core.mime import Outgoing, mail_domain
 from services.core.store import Connection, Pool
-from services.core.unit import retrying
+from services.core.writes import retrying
+from services.worker.mime import Outgoing, mail_domain
 
-from .queue import Claimed, Queue
+from .send_queue import Claimed, Queue
 from .smtp import Attempt, Result, SmtpLink, SmtpUnavailableError
 
 log = logging.getLogger(__name__)

@@ -11,14 +11,14 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from services.core import digest
+from services.core import digest_issues
 from services.core.clock import Clock
 from services.core.health import WORKER_HEARTBEAT_KEY
 from services.core.projections.counters import compact
 from services.core.weeks import IsoWeek
 
 from .confirmations import CONFIRMATIONS, ConfirmationKind, ingest
-from .digest import send_week
+from .digest_delivery import send_week
 from .dispatch import Dispatcher
 from .schedule import Schedule
 
@@ -64,9 +64,9 @@ async def issue_weekly_digest(ctx: Ctx, week: str | None = None) -> str:
     pool, settings = ctx["pool"], ctx["settings"]
     clock: Clock = ctx["clock"]
     target = IsoWeek.parse(week) if week else IsoWeek.last_complete(clock())
-    result = await digest.issue(pool, settings, target)
+    result = await digest_issues.issue(pool, settings, target)
     summary = f"{target}: {result.outcome.value}, {result.recipients} recipient(s)"
-    if result.outcome is digest.IssueOutcome.NOTHING_NEW:
+    if result.outcome is digest_issues.IssueOutcome.NOTHING_NEW:
         return summary
     run = await send_week(pool, settings, target, budget=DIGEST_BUDGET, clock=clock)
     return f"{summary}, {run.progress.sent} sent now"
@@ -81,9 +81,9 @@ async def deliver_digests(ctx: Ctx) -> dict[str, int]:
     now = clock()
     due = IsoWeek.last_complete(now)
     if now >= schedule.next_after(due.end - timedelta(seconds=1)):
-        await digest.issue(pool, settings, due)
+        await digest_issues.issue(pool, settings, due)
     async with pool.acquire() as conn:
-        weeks = await digest.open_weeks(conn)
+        weeks = await digest_issues.open_weeks(conn)
     deadline = time.monotonic() + DIGEST_BUDGET
     sent = unknown = 0
     for week in weeks:

@@ -17,7 +17,7 @@ import aiosmtplib
 from aiosmtplib import SMTPResponseException
 
 from services.core.config import SmtpTarget
-from services.core.mime import Outgoing
+from services.worker.mime import Outgoing
 
 
 class Result(StrEnum):

@@ -14,7 +14,7 @@ from litestar import Litestar
 
 from services.api.app import create_app
 from services.api.security import Limits
-from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.clock import Clock
 from services.core.config import Settings
 from services.core.store import Pool

@@ -19,7 +19,7 @@ from litestar import Litestar
 
 from services.api.app import create_app
 from services.api.security import Limits
-from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.config import PROJECT_ROOT, load_settings
 from services.core.db import create_pool
 from services.embedded import free_port, wait_for_port

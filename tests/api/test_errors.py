@@ -18,7 +18,7 @@ from services.core.clock import fixed_clock
 from services.core.events import ComparisonWithdrawn
 from services.core.store import Pool
 from services.core.tokens import Purpose, Tokens
-from services.core.unit import STORE, append, with_retries
+from services.core.writes import STORE, append, with_retries
 from tests.asgi import asgi_client
 from tests.conftest import NOW
 

@@ -8,11 +8,11 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.api.reader import ReaderCookies
+from services.api.reader_cookie import ReaderCookies
 from services.api.web.actions import _back
 from services.api.web.chart import HEIGHT, WIDTH, ship_chart
+from services.core.read_models import HistoryPoint, ToolHistory
 from services.core.tallies import Tally
-from services.core.views import HistoryPoint, ToolHistory
 
 COOKIES = ReaderCookies("property-secret", secure=False)
 

@@ -14,7 +14,7 @@ from bench.env import prepare_database
 from bench.generate import LogGenerator, write_events
 from bench.http import wrk_script
 from bench.report import Row, markdown
-from services.api.reader import ReaderCookies
+from services.api.reader_cookie import ReaderCookies
 from services.core.db import connect
 from services.core.replay import replay
 from services.core.store import Pool

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.errors import CatalogError
 from services.core.store import Pool
 

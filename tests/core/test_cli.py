@@ -14,8 +14,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from services.core import readers
-from services.core.catalog import DEMO_CATALOG
+from services.core import reader_actions
+from services.core.catalog_import import DEMO_CATALOG
 from services.core.config import SmtpTarget
 from services.core.store import Pool
 from services.embedded import free_port, smtp_sink
@@ -38,7 +38,7 @@ async def test_import_replay_verify_tally(pool: Pool, dsn: str) -> None:
     )
 
     cmp, tool = "claude-files-api-vs-azure-ai-foundry-voice-router", "claude-files-api"
-    await readers.cast_vote(pool, str(uuid.uuid4()), cmp, tool, "ship")
+    await reader_actions.cast_vote(pool, str(uuid.uuid4()), cmp, tool, "ship")
     replayed = run(dsn, "replay")
     assert replayed.returncode == 0, replayed.stderr
     assert "rebuilt catalog, community, subscribers, deliveries from 12 events" in replayed.stderr
@@ -59,7 +59,7 @@ async def test_import_replay_verify_tally(pool: Pool, dsn: str) -> None:
 
 
 async def test_erase_a_subscriber_by_address(pool: Pool, dsn: str) -> None:
-    from services.core.subscribers import request_subscription
+    from services.core.subscriptions import request_subscription
 
     sid = await request_subscription(pool, "erase-me@example.com")
     result = run(dsn, "subscriber", "erase", "Erase-Me@example.com")

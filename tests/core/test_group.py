@@ -11,7 +11,7 @@ import pytest
 
 from services.core.errors import StreamVersionConflictError
 from services.core.events import BookmarkAdded, VoteCast
-from services.core.group import committer
+from services.core.group_commit import committer
 from services.core.store import AppendResult, Pool
 
 

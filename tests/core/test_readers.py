@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.core import readers, tallies, views
-from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core import read_models, reader_actions, tallies
+from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.errors import (
     ComparisonWithdrawnError,
     ToolNotInComparisonError,
@@ -22,7 +22,7 @@ from services.core.errors import (
 from services.core.events import ComparisonWithdrawn, Verdict
 from services.core.projections.community import tally_subject
 from services.core.store import Pool
-from services.core.unit import STORE, append
+from services.core.writes import STORE, append
 from tests.conftest import NOW
 
 CMP = "claude-files-api-vs-azure-ai-foundry-voice-router"
@@ -47,25 +47,25 @@ async def tally(pool: Pool, tool: str) -> tuple[int, int]:
 
 async def test_vote_change_withdraw(catalog: Pool) -> None:
     r = new_reader()
-    state = await readers.cast_vote(catalog, r, CMP, A, "ship")
+    state = await reader_actions.cast_vote(catalog, r, CMP, A, "ship")
     assert state.vote(CMP, A) == "ship"  # the response already shows the reader's own vote
-    await readers.cast_vote(catalog, r, CMP, B, "skip")
+    await reader_actions.cast_vote(catalog, r, CMP, B, "skip")
     assert (await tally(catalog, A), await tally(catalog, B)) == ((1, 0), (0, 1))
 
-    state = await readers.cast_vote(catalog, r, CMP, A, "skip")
+    state = await reader_actions.cast_vote(catalog, r, CMP, A, "skip")
     assert state.vote(CMP, A) == "skip"
     assert await tally(catalog, A) == (0, 1)
 
-    state = await readers.withdraw_vote(catalog, r, CMP, A)
+    state = await reader_actions.withdraw_vote(catalog, r, CMP, A)
     assert state.vote(CMP, A) is None
     assert await tally(catalog, A) == (0, 0)
 
 
 async def test_repeating_a_vote_or_withdrawal_appends_nothing(catalog: Pool) -> None:
     r = new_reader()
-    await readers.cast_vote(catalog, r, CMP, A, "ship")
-    await readers.cast_vote(catalog, r, CMP, A, "ship")
-    await readers.withdraw_vote(catalog, r, CMP, B)
+    await reader_actions.cast_vote(catalog, r, CMP, A, "ship")
+    await reader_actions.cast_vote(catalog, r, CMP, A, "ship")
+    await reader_actions.withdraw_vote(catalog, r, CMP, B)
     assert (
         await catalog.fetchval("select count(*) from events where stream_id = $1", f"reader-{r}")
         == 1
@@ -75,9 +75,9 @@ async def test_repeating_a_vote_or_withdrawal_appends_nothing(catalog: Pool) -> 
 
 async def test_idempotency_key_makes_a_retry_harmless(catalog: Pool) -> None:
     r = new_reader()
-    await readers.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
-    await readers.cast_vote(catalog, r, CMP, A, "skip")
-    state = await readers.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
+    await reader_actions.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
+    await reader_actions.cast_vote(catalog, r, CMP, A, "skip")
+    state = await reader_actions.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
     assert state.vote(CMP, A) == "skip", "the retried request must not re-cast its vote"
     assert await tally(catalog, A) == (0, 1)
 
@@ -95,9 +95,9 @@ async def test_bad_targets_have_distinct_errors_and_append_nothing(
 ) -> None:
     before = await catalog.fetchval("select count(*) from events")
     with pytest.raises(error):
-        await readers.cast_vote(catalog, new_reader(), comparison, tool, "ship")
+        await reader_actions.cast_vote(catalog, new_reader(), comparison, tool, "ship")
     with pytest.raises(error):
-        await readers.withdraw_vote(catalog, new_reader(), comparison, tool)
+        await reader_actions.withdraw_vote(catalog, new_reader(), comparison, tool)
     assert await catalog.fetchval("select count(*) from events") == before
 
 
@@ -112,21 +112,21 @@ async def test_withdrawn_comparison_takes_no_votes(catalog: Pool) -> None:
         )
     before = await catalog.fetchval("select count(*) from events")
     with pytest.raises(ComparisonWithdrawnError):
-        await readers.cast_vote(catalog, new_reader(), CMP, A, "ship")
+        await reader_actions.cast_vote(catalog, new_reader(), CMP, A, "ship")
     assert await catalog.fetchval("select count(*) from events") == before
 
 
 async def test_bookmarks(catalog: Pool) -> None:
     r = new_reader()
-    state = await readers.set_bookmark(catalog, r, A, True)
+    state = await reader_actions.set_bookmark(catalog, r, A, True)
     assert state.bookmarks == [A]
-    await readers.set_bookmark(catalog, r, A, True)
-    state = await readers.set_bookmark(catalog, r, B, True)
+    await reader_actions.set_bookmark(catalog, r, A, True)
+    state = await reader_actions.set_bookmark(catalog, r, B, True)
     assert state.bookmarks == [A, B]
-    state = await readers.set_bookmark(catalog, r, A, False)
+    state = await reader_actions.set_bookmark(catalog, r, A, False)
     assert state.bookmarks == [B]
     with pytest.raises(UnknownToolError):
-        await readers.set_bookmark(catalog, r, "nope", True)
+        await reader_actions.set_bookmark(catalog, r, "nope", True)
     async with catalog.acquire() as conn:
         from services.core.projections.counters import totals
 
@@ -138,7 +138,7 @@ async def test_250_concurrent_voters_on_one_tool_all_count(catalog: Pool) -> Non
     voters = [new_reader() for _ in range(250)]
 
     async def vote(i: int, r: str) -> None:
-        await readers.cast_vote(catalog, r, CMP, A, "ship" if i % 3 else "skip")
+        await reader_actions.cast_vote(catalog, r, CMP, A, "ship" if i % 3 else "skip")
 
     await asyncio.gather(*(vote(i, r) for i, r in enumerate(voters)))
     ship = sum(1 for i in range(250) if i % 3)
@@ -150,7 +150,10 @@ async def test_250_concurrent_voters_on_one_tool_all_count(catalog: Pool) -> Non
 async def test_one_reader_racing_itself_keeps_one_standing_vote(catalog: Pool) -> None:
     r = new_reader()
     await asyncio.gather(
-        *(readers.cast_vote(catalog, r, CMP, A, "ship" if i % 2 else "skip") for i in range(20))
+        *(
+            reader_actions.cast_vote(catalog, r, CMP, A, "ship" if i % 2 else "skip")
+            for i in range(20)
+        )
     )
     assert sum(await tally(catalog, A)) == 1
     async with catalog.acquire() as conn:
@@ -159,7 +162,7 @@ async def test_one_reader_racing_itself_keeps_one_standing_vote(catalog: Pool) -
 
 TOOLS = (A, B)
 VERDICTS: dict[str, Verdict] = {"ship": "ship", "skip": "skip"}
-reader_actions = st.lists(
+actions_strategy = st.lists(
     st.tuples(
         st.integers(0, 2),
         st.sampled_from(["ship", "skip", "withdraw", "bookmark", "unbookmark"]),
@@ -174,7 +177,7 @@ reader_actions = st.lists(
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(actions=reader_actions)
+@given(actions=actions_strategy)
 async def test_the_returned_state_is_what_the_projection_holds(
     catalog: Pool, actions: list[tuple[int, str, str, bool]]
 ) -> None:
@@ -187,18 +190,20 @@ async def test_the_returned_state_is_what_the_projection_holds(
         key = str(uuid.uuid4()) if keyed else None
         if action in VERDICTS:
             verdict = VERDICTS[action]
-            state = await readers.cast_vote(catalog, r, CMP, tool, verdict, idempotency_key=key)
+            state = await reader_actions.cast_vote(
+                catalog, r, CMP, tool, verdict, idempotency_key=key
+            )
         elif action == "withdraw":
-            state = await readers.withdraw_vote(catalog, r, CMP, tool, idempotency_key=key)
+            state = await reader_actions.withdraw_vote(catalog, r, CMP, tool, idempotency_key=key)
         else:
-            state = await readers.set_bookmark(
+            state = await reader_actions.set_bookmark(
                 catalog, r, tool, action == "bookmark", idempotency_key=key
             )
         async with catalog.acquire() as conn:
-            assert state == await readers.reader_state(conn, r)
+            assert state == await reader_actions.reader_state(conn, r)
     async with catalog.acquire() as conn:
         # The page's tallies come from the day history; they must be the live counters.
-        page, _ = await views.comparison_with_history(conn, CMP, today=NOW.date())
+        page, _ = await read_models.comparison_with_history(conn, CMP, today=NOW.date())
         live = await tallies.current(conn, [(CMP, t) for t in TOOLS])
         assert {s.tool.slug: (s.community.ship, s.community.skip) for s in page.sides} == {
             t: (live[(CMP, t)].ship, live[(CMP, t)].skip) for t in TOOLS
@@ -217,10 +222,10 @@ async def test_history_is_the_last_30_days_and_its_first_point_carries_the_past(
         [*old, ("skip", subject, today - timedelta(days=200), 3)],
     )
     async with catalog.acquire() as conn:
-        comparison, history = await views.comparison_with_history(conn, CMP, today=today)
+        comparison, history = await read_models.comparison_with_history(conn, CMP, today=today)
     points = next(h for h in history if h.tool == A).points
-    assert len(points) == views.HISTORY_DAYS
-    assert points[0].day == today - timedelta(days=views.HISTORY_DAYS - 1)
-    assert (points[0].ship, points[0].skip) == (100 - views.HISTORY_DAYS + 1, 3)
+    assert len(points) == read_models.HISTORY_DAYS
+    assert points[0].day == today - timedelta(days=read_models.HISTORY_DAYS - 1)
+    assert (points[0].ship, points[0].skip) == (100 - read_models.HISTORY_DAYS + 1, 3)
     assert (points[-1].day, points[-1].ship, points[-1].skip) == (today, 100, 3)
     assert comparison.sides[0].community.ship == 100

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.core import readers, tallies
-from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core import reader_actions, tallies
+from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.db import connect
 from services.core.replay import UnknownProjectionError, replay
 from services.core.store import Pool
@@ -67,13 +67,13 @@ async def test_incremental_equals_replayed_equals_recomputed(
     for reader, tool, act in script:
         r, t = READERS[reader], TOOLS[tool]
         if act == "withdraw":
-            await readers.withdraw_vote(catalog, r, CMP, t)
+            await reader_actions.withdraw_vote(catalog, r, CMP, t)
             expected.pop((r, t), None)
         else:
-            await readers.cast_vote(catalog, r, CMP, t, act)  # type: ignore[arg-type]
+            await reader_actions.cast_vote(catalog, r, CMP, t, act)  # type: ignore[arg-type]
             expected[(r, t)] = act
     for reader, tool, on in bookmarks:
-        await readers.set_bookmark(catalog, READERS[reader], TOOLS[tool], on)
+        await reader_actions.set_bookmark(catalog, READERS[reader], TOOLS[tool], on)
 
     async with catalog.acquire() as conn:
         incremental = await tallies.current(conn, [(CMP, t) for t in TOOLS])
@@ -94,13 +94,15 @@ async def test_incremental_equals_replayed_equals_recomputed(
 async def test_replay_while_votes_keep_arriving(catalog: Pool, dsn: str) -> None:
     voters = [str(uuid.uuid4()) for _ in range(300)]
     for r in voters[:150]:
-        await readers.cast_vote(catalog, r, CMP, TOOLS[0], "ship")
+        await reader_actions.cast_vote(catalog, r, CMP, TOOLS[0], "ship")
     stop = asyncio.Event()
 
     async def keep_voting() -> int:
         n = 0
         for i, r in enumerate(voters[150:]):
-            await readers.cast_vote(catalog, r, CMP, TOOLS[i % 2], "skip" if i % 3 else "ship")
+            await reader_actions.cast_vote(
+                catalog, r, CMP, TOOLS[i % 2], "skip" if i % 3 else "ship"
+            )
             n += 1
             if stop.is_set() and n > 20:
                 break
@@ -126,7 +128,7 @@ async def test_replay_while_votes_keep_arriving(catalog: Pool, dsn: str) -> None
 
 
 async def test_replay_twice_and_unknown_name(catalog: Pool, dsn: str) -> None:
-    await readers.cast_vote(catalog, str(uuid.uuid4()), CMP, TOOLS[0], "ship")
+    await reader_actions.cast_vote(catalog, str(uuid.uuid4()), CMP, TOOLS[0], "ship")
     conn = await connect(dsn)
     try:
         await replay(conn)
@@ -143,7 +145,7 @@ async def test_replay_twice_and_unknown_name(catalog: Pool, dsn: str) -> None:
 
 
 async def test_verify_reports_drift(catalog: Pool) -> None:
-    await readers.cast_vote(catalog, str(uuid.uuid4()), CMP, TOOLS[0], "ship")
+    await reader_actions.cast_vote(catalog, str(uuid.uuid4()), CMP, TOOLS[0], "ship")
     await catalog.execute(
         "insert into counter_deltas (metric, subject, day, delta)"
         " values ('skip', $1, current_date, 2)",
@@ -157,11 +159,11 @@ async def test_verify_reports_drift(catalog: Pool) -> None:
 
 async def test_tally_as_of_a_past_time(catalog: Pool) -> None:
     r = str(uuid.uuid4())
-    await readers.cast_vote(catalog, r, CMP, TOOLS[0], "ship")
+    await reader_actions.cast_vote(catalog, r, CMP, TOOLS[0], "ship")
     await asyncio.sleep(0.01)
     between = datetime.now(UTC)
     await asyncio.sleep(0.01)
-    await readers.cast_vote(catalog, r, CMP, TOOLS[0], "skip")
+    await reader_actions.cast_vote(catalog, r, CMP, TOOLS[0], "skip")
     async with catalog.acquire() as conn:
         then = await tallies.recompute(conn, comparison=CMP, as_of=between)
         now = await tallies.recompute(conn, comparison=CMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.core import subscribers as subs
+from services.core import subscriptions as subs
 from services.core.db import connect
 from services.core.errors import InvalidEmailError, InvalidTokenError
 from services.core.replay import replay

@@ -18,15 +18,15 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from arq import Worker, create_pool
 from arq.connections import RedisSettings
 
-from services.core.catalog import DEMO_CATALOG, import_catalog, load_catalog
+from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.clock import Clock, fixed_clock
 from services.core.config import Settings
 from services.core.store import Pool
-from services.core.subscribers import confirm_subscription, request_subscription
+from services.core.subscriptions import confirm_subscription, request_subscription
 from services.core.weeks import IsoWeek
 from services.embedded import free_port
 from services.worker.confirmations import ConfirmationKind
-from services.worker.digest import send_week
+from services.worker.digest_delivery import send_week
 from services.worker.schedule import Schedule
 from services.worker.settings import WorkerSettings
 from tests.conftest import NOW

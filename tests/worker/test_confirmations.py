@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from services.core import subscribers as subs
+from services.core import subscriptions as subs
 from services.core.config import Settings
 from services.core.store import Pool
 from services.worker.confirmations import ConfirmationKind, ingest

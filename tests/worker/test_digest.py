@@ -10,13 +10,13 @@ from typing import Literal
 
 import pytest
 
-from services.core import digest, readers
+from services.core import digest_issues, reader_actions
 from services.core.config import Settings
 from services.core.db import connect
-from services.core.digest import IssueOutcome
+from services.core.digest_issues import IssueOutcome
 from services.core.replay import replay
 from services.core.store import Pool
-from services.core.subscribers import confirm_subscription, request_subscription, unsubscribe
+from services.core.subscriptions import confirm_subscription, request_subscription, unsubscribe
 from services.core.weeks import IsoWeek
 
 from .conftest import WEEK, Sink, assert_once_each, confirmed, outcome, send_all
@@ -31,7 +31,7 @@ async def test_issued_once_however_often_and_however_concurrently(
 ) -> None:
     await confirmed(pool, 5)
     week = IsoWeek.parse(WEEK)
-    results = await asyncio.gather(*(digest.issue(pool, settings, week) for _ in range(6)))
+    results = await asyncio.gather(*(digest_issues.issue(pool, settings, week) for _ in range(6)))
     assert sorted(r.outcome for r in results) == [IssueOutcome.ALREADY_ISSUED] * 5 + [
         IssueOutcome.ISSUED
     ]
@@ -41,14 +41,14 @@ async def test_issued_once_however_often_and_however_concurrently(
 
     late = await request_subscription(pool, "late@example.com")
     await confirm_subscription(pool, late)
-    again = await digest.issue(pool, settings, week)
+    again = await digest_issues.issue(pool, settings, week)
     assert again.outcome is IssueOutcome.ALREADY_ISSUED
     assert await pool.fetchval("select count(*) from digest_recipients") == 5, "frozen at issue"
 
 
 async def test_nothing_new_issues_nothing(pool: Pool, settings: Settings, catalog: None) -> None:
     await confirmed(pool, 2)
-    result = await digest.issue(pool, settings, IsoWeek.parse("2026-W44"))
+    result = await digest_issues.issue(pool, settings, IsoWeek.parse("2026-W44"))
     assert result.outcome is IssueOutcome.NOTHING_NEW
     assert await pool.fetchval("select count(*) from digest_issues") == 0
 
@@ -59,11 +59,11 @@ async def test_content_panel_community_and_the_biggest_split(
     # The panel ships Claude Files API 4 of 4; readers mostly skip it.
     for i in range(12):
         verdict: Literal["ship", "skip"] = "ship" if i < 2 else "skip"
-        await readers.cast_vote(
+        await reader_actions.cast_vote(
             pool, str(uuid.uuid4()), FILES_VS_AZURE, "claude-files-api", verdict
         )
     async with pool.acquire() as conn:
-        content = await digest.assemble(conn, IsoWeek.parse(WEEK), settings.public_url)
+        content = await digest_issues.assemble(conn, IsoWeek.parse(WEEK), settings.public_url)
     assert [c.published_at.isoformat()[:10] for c in content.comparisons] == [
         "2026-11-17",
         "2026-11-19",
@@ -79,9 +79,9 @@ async def test_content_panel_community_and_the_biggest_split(
         83,
     )
 
-    await digest.issue(pool, settings, IsoWeek.parse(WEEK))
+    await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
     async with pool.acquire() as conn:
-        mail = await digest.issued_mail(conn, IsoWeek.parse(WEEK))
+        mail = await digest_issues.issued_mail(conn, IsoWeek.parse(WEEK))
     assert mail is not None
     assert "WHERE READERS AND THE PANEL DISAGREE MOST" in mail.text
     assert "the panel says 100% ship, readers 17% (12 votes), 83 points apart" in mail.text
@@ -101,7 +101,7 @@ async def test_permanent_bounces_are_recorded_and_the_third_unsubscribes(
     bouncer = people["reader0@example.com"]
     sink.refuse["reader0@example.com"] = "550 5.1.1 no such mailbox"
     for week in ("2026-W45", "2026-W46", "2026-W47"):
-        await digest.issue(pool, settings, IsoWeek.parse(week))
+        await digest_issues.issue(pool, settings, IsoWeek.parse(week))
         await send_all(pool, settings, week)
     log = await pool.fetch(
         "select type, data from events where stream_id = $1 order by stream_version",
@@ -128,7 +128,7 @@ async def test_transient_refusals_retry_with_backoff_then_give_up(
     people = await confirmed(pool, 3)
     sink.defer["reader0@example.com"] = 2  # greylisted twice, then accepted
     sink.defer["reader1@example.com"] = 99  # never accepted
-    await digest.issue(pool, settings, IsoWeek.parse(WEEK))
+    await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
     await send_all(pool, settings)
     rows = {
         r[0]: tuple(r[1:])
@@ -157,7 +157,7 @@ async def test_one_click_unsubscribe_mid_send_stops_that_mail(
     settings = settings.with_(smtp_connections=1, mail_batch_size=10)
     people = await confirmed(pool, 100)
     sink.delay = 0.01
-    await digest.issue(pool, settings, IsoWeek.parse(WEEK))
+    await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
     sending = asyncio.create_task(send_all(pool, settings))
     await asyncio.to_thread(sink.wait_for, 20)
     queued = await pool.fetch(
@@ -183,7 +183,7 @@ async def test_the_ledger_is_a_projection_replay_rebuilds(
 ) -> None:
     await confirmed(pool, 20)
     sink.refuse["reader3@example.com"] = "554 rejected"
-    await digest.issue(pool, settings, IsoWeek.parse(WEEK))
+    await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
     await send_all(pool, settings)
     query = "select * from digest_deliveries order by subscriber_id"
     before = [tuple(r) for r in await pool.fetch(query)]

@@ -13,7 +13,7 @@ from pathlib import Path
 from arq import create_pool
 from arq.connections import RedisSettings
 
-from services.core import digest
+from services.core import digest_issues
 from services.core.config import Settings
 from services.core.store import Pool
 from services.core.weeks import IsoWeek
@@ -44,7 +44,7 @@ async def test_smtp_refuses_connections_for_a_while_then_comes_back(
     pool: Pool, settings: Settings, sink: Sink, catalog: None
 ) -> None:
     await confirmed(pool, 150)
-    await digest.issue(pool, settings, IsoWeek.parse(WEEK))
+    await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
     sink.delay = 0.005
     sending = asyncio.create_task(send_all(pool, settings))
     await asyncio.to_thread(sink.wait_for, 40)
@@ -90,7 +90,7 @@ async def test_sender_killed_mid_send_then_restarted(
     # connection) are unknown; everyone else got exactly one.
     assert_once_each(result, max_unknown=3)
     async with pool.acquire() as conn:
-        status = await digest.status(conn, IsoWeek.parse(WEEK))
+        status = await digest_issues.status(conn, IsoWeek.parse(WEEK))
     assert status.completed_at is not None and status.duplicates == 0
     assert status.states.get("unknown", 0) == sum(v[0] == "unknown" for v in result.values())
 
@@ -160,7 +160,7 @@ async def test_sigterm_lets_the_running_send_finish_cleanly(
 ) -> None:
     await confirmed(pool, 120)
     sink.delay = 0.03
-    await digest.issue(pool, settings, IsoWeek.parse(WEEK))
+    await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
     log = (tmp_path / "worker.log").open("wb")
     worker = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -8,10 +8,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from services.core import digest
+from services.core import digest_issues
 from services.core.config import Settings
 from services.core.store import Pool
-from services.core.subscribers import confirm_subscription, request_subscription, unsubscribe
+from services.core.subscriptions import confirm_subscription, request_subscription, unsubscribe
 from services.core.tokens import Purpose, Tokens
 from services.core.weeks import IsoWeek
 
@@ -96,7 +96,7 @@ async def test_subscribe_confirm_digest_once_per_confirmed_reader(
     assert "<style" not in html and 'style="' in html  # CSS inlined for mail clients
 
     async with pool.acquire() as conn:
-        s = await digest.status(conn, week)
+        s = await digest_issues.status(conn, week)
         ledger = await conn.fetch(
             "select subscriber_id::text, status, deliveries from digest_deliveries"
         )

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.core.errors import InvalidWeekError
-from services.core.mailrender import RenderedMail
-from services.core.mime import MailTemplate
+from services.core.mail_render import RenderedMail
 from services.core.weeks import IsoWeek
+from services.worker.mime import MailTemplate
 from services.worker.schedule import InvalidScheduleError, Schedule
 
 URL = "@@url@@"

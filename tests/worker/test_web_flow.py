@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from services.api.app import create_app
-from services.core import digest
+from services.core import digest_issues
 from services.core.config import Settings
 from services.core.store import Pool
 from services.core.weeks import IsoWeek
@@ -67,6 +67,6 @@ async def test_subscribe_confirm_receive_and_one_click_out_over_http(
         " join subscriber_emails e using (subscriber_id) where e.email = 'web@example.com'"
     )
     assert status is not None and tuple(status) == ("unsubscribed", "one-click")
-    await digest.issue(pool, settings, IsoWeek.parse("2026-W46"))
+    await digest_issues.issue(pool, settings, IsoWeek.parse("2026-W46"))
     await run_jobs(settings, pool, ("deliver_digests", ()))
     assert len(sink.to("web@example.com")) == 2, "nothing more after unsubscribing"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from litestar import Controller, delete, get, put
 from litestar.di import NamedDependency
 
-from services.core import readers, views
-from services.core.readers import ReaderState
+from services.core import read_models, reader_actions
+from services.core.reader_actions import ReaderState
 from services.core.store import Pool
 
 from ..problems import problem_responses
@@ -15,7 +15,7 @@ from .schemas import BookmarkList, IdempotencyKey, SlugPath
 
 async def _bookmarks(pool: Pool, state: ReaderState) -> BookmarkList:
     async with pool.acquire() as conn:
-        return BookmarkList(tools=await views.bookmarked_tools(conn, state))
+        return BookmarkList(tools=await read_models.bookmarked_tools(conn, state))
 
 
 class BookmarksController(Controller):
@@ -28,7 +28,7 @@ class BookmarksController(Controller):
     ) -> BookmarkList:
         """The caller's bookmarked tools, oldest bookmark first."""
         async with pool.acquire() as conn:
-            state = await readers.reader_state(conn, reader_id)
+            state = await reader_actions.reader_state(conn, reader_id)
         return await _bookmarks(pool, state)
 
     @put("/{tool:str}", responses=problem_responses(400, 403, 404, 409))
@@ -41,7 +41,7 @@ class BookmarksController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> BookmarkList:
         """Bookmark a tool; bookmarking it again changes nothing."""
-        state = await readers.set_bookmark(
+        state = await reader_actions.set_bookmark(
             pool, reader_id, tool, True, idempotency_key=idempotency_key, request_id=request_id
         )
         return await _bookmarks(pool, state)
@@ -56,7 +56,7 @@ class BookmarksController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> BookmarkList:
         """Remove a bookmark; removing one that is not there changes nothing."""
-        state = await readers.set_bookmark(
+        state = await reader_actions.set_bookmark(
             pool, reader_id, tool, False, idempotency_key=idempotency_key, request_id=request_id
         )
         return await _bookmarks(pool, state)

@@ -10,11 +10,11 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import JSONBody, QueryParameter
 
-from services.core import readers, tallies, views
+from services.core import read_models, reader_actions, tallies
 from services.core.clock import Clock
+from services.core.read_models import CommunityTally
 from services.core.store import Pool
 from services.core.tallies import Tally
-from services.core.views import CommunityTally
 
 from ..problems import problem_responses
 from ..security import RATE_LIMIT, VOTES
@@ -38,7 +38,9 @@ AsOf = Annotated[
 ]
 
 
-async def _vote_result(pool: Pool, state: readers.ReaderState, slug: str, tool: str) -> VoteResult:
+async def _vote_result(
+    pool: Pool, state: reader_actions.ReaderState, slug: str, tool: str
+) -> VoteResult:
     async with pool.acquire() as conn:
         tally = (await tallies.current(conn, [(slug, tool)]))[(slug, tool)]
     return VoteResult(
@@ -54,7 +56,7 @@ class ComparisonsController(Controller):
     async def list_comparisons(self, pool: NamedDependency[Pool]) -> ComparisonList:
         """Live comparisons, newest first, with panel and community summaries."""
         async with pool.acquire() as conn:
-            return ComparisonList(comparisons=await views.list_comparisons(conn))
+            return ComparisonList(comparisons=await read_models.list_comparisons(conn))
 
     @get("/{slug:str}", responses=problem_responses(400, 404))
     async def get_comparison(
@@ -66,10 +68,10 @@ class ComparisonsController(Controller):
     ) -> ComparisonDetail:
         """Both tools, the panel, community tallies and the caller's votes and bookmarks."""
         async with pool.acquire() as conn:
-            comparison, history = await views.comparison_with_history(
+            comparison, history = await read_models.comparison_with_history(
                 conn, slug, today=clock().date()
             )
-            state = await readers.reader_state(conn, reader_id)
+            state = await reader_actions.reader_state(conn, reader_id)
         tools = list(comparison.tools)
         standing = ReaderStanding(
             votes={v.tool: v.verdict for v in state.votes if v.comparison == slug},
@@ -85,7 +87,7 @@ class ComparisonsController(Controller):
         if as_of is not None and as_of.tzinfo is None:
             raise ValidationException("as_of needs a time zone offset, e.g. 2026-11-20T12:00Z")
         async with pool.acquire() as conn:
-            tools = await views.comparison_tools(conn, slug)
+            tools = await read_models.comparison_tools(conn, slug)
             if as_of is None:
                 found = await tallies.current(conn, [(slug, t) for t in tools])
             else:
@@ -112,7 +114,7 @@ class ComparisonsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> VoteResult:
         """Make ``verdict`` the caller's standing vote on the tool (voting again changes it)."""
-        state = await readers.cast_vote(
+        state = await reader_actions.cast_vote(
             pool,
             reader_id,
             slug,
@@ -139,7 +141,7 @@ class ComparisonsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> VoteResult:
         """Withdraw the caller's vote on the tool; withdrawing no vote changes nothing."""
-        state = await readers.withdraw_vote(
+        state = await reader_actions.withdraw_vote(
             pool,
             reader_id,
             slug,

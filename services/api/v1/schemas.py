@@ -1,4 +1,4 @@
-"""Request and response bodies of ``/api/v1`` (read models come from ``services.core.views``)."""
+"""Request and response bodies of ``/api/v1`` (read models: ``services.core.read_models``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import msgspec
 from litestar.params import HeaderParameter, PathParameter
 
 from services.core.events import Verdict
-from services.core.views import CommunityTally, Comparison, ComparisonSummary, Tool, ToolHistory
+from services.core.read_models import (
+    CommunityTally,
+    Comparison,
+    ComparisonSummary,
+    Tool,
+    ToolHistory,
+)
 
 IdempotencyKey = Annotated[
     str | None,

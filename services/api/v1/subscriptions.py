@@ -6,7 +6,7 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from services.core import subscribers
+from services.core import subscriptions
 from services.core.store import Pool
 
 from ..problems import problem_responses
@@ -39,7 +39,7 @@ class SubscriptionsController(Controller):
     ) -> SubscriptionAccepted:
         """Record the request; the worker mails a confirmation link. Same answer for every
         address, subscribed or not."""
-        await subscribers.request_subscription(
+        await subscriptions.request_subscription(
             pool, data.email, idempotency_key=idempotency_key, request_id=request_id
         )
         return ACCEPTED

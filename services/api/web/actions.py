@@ -11,7 +11,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect
 
-from services.core import readers
+from services.core import reader_actions
 from services.core.events import Verdict
 from services.core.store import Pool
 
@@ -49,12 +49,12 @@ class ActionsController(Controller):
     ) -> Redirect:
         """Ship, skip (voting again changes the vote) or withdraw."""
         if data.verdict == "withdraw":
-            await readers.withdraw_vote(pool, reader_id, slug, tool, request_id=request_id)
+            await reader_actions.withdraw_vote(pool, reader_id, slug, tool, request_id=request_id)
             return _back(slug, "withdrawn", tool)
         if data.verdict not in ("ship", "skip"):
             raise ValidationException("Choose ship, skip or withdraw.")
         verdict: Verdict = "ship" if data.verdict == "ship" else "skip"
-        await readers.cast_vote(pool, reader_id, slug, tool, verdict, request_id=request_id)
+        await reader_actions.cast_vote(pool, reader_id, slug, tool, verdict, request_id=request_id)
         return _back(slug, "vote", tool)
 
     @post("/bookmarks/{tool:str}", name="bookmark")
@@ -70,5 +70,5 @@ class ActionsController(Controller):
         if data.action not in ("add", "remove"):
             raise ValidationException("Choose add or remove.")
         add = data.action == "add"
-        await readers.set_bookmark(pool, reader_id, tool, add, request_id=request_id)
+        await reader_actions.set_bookmark(pool, reader_id, tool, add, request_id=request_id)
         return _back(data.back, "bookmarked" if add else "unbookmarked", tool)

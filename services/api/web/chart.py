@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from services.core.views import HistoryPoint, ToolHistory
+from services.core.read_models import HistoryPoint, ToolHistory
 
 WIDTH, HEIGHT = 560, 170
 LEFT, RIGHT, TOP, BOTTOM = 40, 16, 12, 26

@@ -8,7 +8,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from services.core import readers, views
+from services.core import read_models, reader_actions
 from services.core.clock import Clock
 from services.core.store import Pool
 
@@ -37,7 +37,7 @@ class PagesController(Controller):
     async def index(self, pool: NamedDependency[Pool]) -> Template:
         """Comparisons, newest first: both tools, the panel verdict and the community tally."""
         async with pool.acquire() as conn:
-            comparisons = await views.list_comparisons(conn)
+            comparisons = await read_models.list_comparisons(conn)
         return Template("index.html", context={"comparisons": comparisons})
 
     @get("/compare/{slug:str}", name="compare")
@@ -53,8 +53,8 @@ class PagesController(Controller):
         """One comparison, side by side, with the reader's votes and bookmarks."""
         today = clock().date()
         async with pool.acquire() as conn:
-            comparison, history = await views.comparison_with_history(conn, slug, today=today)
-            state = await readers.reader_state(conn, reader_id)
+            comparison, history = await read_models.comparison_with_history(conn, slug, today=today)
+            state = await reader_actions.reader_state(conn, reader_id)
         names = {s.tool.slug: s.tool.name for s in comparison.sides}
         standing = {v.tool: v.verdict for v in state.votes if v.comparison == slug}
         notice = _notice(done, names.get(tool or ""), standing.get(tool or ""))
@@ -79,10 +79,10 @@ class PagesController(Controller):
     ) -> Template:
         """The reader's bookmarked tools, each with the comparisons it appears in."""
         async with pool.acquire() as conn:
-            state = await readers.reader_state(conn, reader_id)
-            tools = await views.bookmarked_tools(conn, state)
-            appears = {t.slug: await views.comparisons_with_tool(conn, t.slug) for t in tools}
-            name = (await views.tools_by_slug(conn, [tool])).get(tool) if tool else None
+            state = await reader_actions.reader_state(conn, reader_id)
+            tools = await read_models.bookmarked_tools(conn, state)
+            appears = {t.slug: await read_models.comparisons_with_tool(conn, t.slug) for t in tools}
+            name = (await read_models.tools_by_slug(conn, [tool])).get(tool) if tool else None
         notice = _notice(done, name.name if name else None, None)
         return Template(
             "bookmarks.html", context={"tools": tools, "appears": appears, "notice": notice}

@@ -13,10 +13,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from services.core import subscribers
+from services.core import subscriptions
 from services.core.errors import InvalidEmailError
 from services.core.store import Pool
-from services.core.subscribers import Outcome
+from services.core.subscriptions import Outcome
 from services.core.tokens import Purpose, Tokens
 
 from ..security import NO_READER, RATE_LIMIT, SUBSCRIPTIONS
@@ -40,7 +40,7 @@ def _outcome(value: str | None, default: Outcome) -> Outcome:
 
 async def _status(pool: Pool, subscriber_id: str) -> str | None:
     async with pool.acquire() as conn:
-        return await subscribers.status_of(conn, subscriber_id)
+        return await subscriptions.status_of(conn, subscriber_id)
 
 
 class SubscribeController(Controller):
@@ -57,7 +57,7 @@ class SubscribeController(Controller):
     ) -> Template | Redirect:
         """Record the request; the answer is the same for every valid address."""
         try:
-            await subscribers.request_subscription(pool, data.email, request_id=request_id)
+            await subscriptions.request_subscription(pool, data.email, request_id=request_id)
         except InvalidEmailError as exc:
             return Template(
                 "subscribe.html",
@@ -92,7 +92,7 @@ class SubscribeController(Controller):
         tokens: NamedDependency[Tokens],
         data: URLEncodedBody[TokenForm],
     ) -> Redirect:
-        outcome = await subscribers.confirm_subscription(
+        outcome = await subscriptions.confirm_subscription(
             pool, tokens.read(Purpose.CONFIRM, data.token)
         )
         return Redirect(
@@ -123,7 +123,7 @@ class SubscribeController(Controller):
         tokens: NamedDependency[Tokens],
         data: URLEncodedBody[TokenForm],
     ) -> Redirect:
-        outcome = await subscribers.unsubscribe(
+        outcome = await subscriptions.unsubscribe(
             pool, tokens.read(Purpose.UNSUBSCRIBE, data.token), "link"
         )
         return Redirect(
@@ -149,7 +149,7 @@ class SubscribeController(Controller):
         token: FromQuery[str] = "",
     ) -> Response[str]:
         """RFC 8058 one-click unsubscribe: a mail client POSTs with no cookie; done at once."""
-        await subscribers.unsubscribe(pool, tokens.read(Purpose.UNSUBSCRIBE, token), "one-click")
+        await subscriptions.unsubscribe(pool, tokens.read(Purpose.UNSUBSCRIBE, token), "one-click")
         return Response(
             "You are unsubscribed. No more mail will be sent.\n", media_type="text/plain"
         )

@@ -16,7 +16,7 @@ from .events import Review, Reviewer, Verdict
 from .projections.catalog import ComparisonDoc
 from .projections.community import tally_subject
 from .projections.counters import daily
-from .readers import ReaderState
+from .reader_actions import ReaderState
 from .store import Connection
 from .tallies import Tally, current
 

@@ -29,7 +29,7 @@ from .events import (
 )
 from .projections.catalog import ComparisonDoc
 from .store import Connection, Metadata, Pool
-from .unit import STORE, append, enter_write
+from .writes import STORE, append, enter_write
 
 DEMO_CATALOG = PROJECT_ROOT / "services" / "core" / "demo_catalog.toml"
 

@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from .config import PROJECT_ROOT
 
 if TYPE_CHECKING:
-    from .digest import DigestContent
+    from .digest_issues import DigestContent
 
 TEMPLATES = PROJECT_ROOT / "templates" / "email"
 

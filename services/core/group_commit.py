@@ -26,7 +26,7 @@ from .errors import StreamVersionConflictError
 from .events import Event
 from .projections.base import LIVE, project
 from .store import AppendRequest, AppendResult, Connection, Metadata, PartialAppendError, Pool
-from .unit import INLINE, STORE, enter_write
+from .writes import INLINE, STORE, enter_write
 
 
 @dataclass(slots=True)

@@ -14,17 +14,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from services.core import digest
+from services.core import digest_issues
 from services.core.clock import system_clock
 from services.core.config import Settings
 from services.core.db import create_pool
 from services.core.errors import VerdictsError
-from services.core.mailrender import UNSUBSCRIBE_URL, RenderedMail
+from services.core.mail_render import UNSUBSCRIBE_URL, RenderedMail
 from services.core.store import Pool
 from services.core.weeks import IsoWeek
-
-from .digest import send_week
-from .dispatch import Progress as DispatchProgress
+from services.worker.digest_delivery import send_week
+from services.worker.dispatch import Progress as DispatchProgress
 
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -91,8 +90,8 @@ def preview(settings: Settings, week: IsoWeek | None, out: Path) -> None:
 
     async def work(pool: Pool) -> tuple[IsoWeek, RenderedMail | None]:
         async with pool.acquire() as conn:
-            target = week or await digest.next_week(conn, system_clock())
-            return target, await digest.preview(conn, settings, target)
+            target = week or await digest_issues.next_week(conn, system_clock())
+            return target, await digest_issues.preview(conn, settings, target)
 
     target, mail = _with_pool(settings, work)
     if mail is None:
@@ -118,11 +117,11 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
     target = week or IsoWeek.last_complete(system_clock())
 
     async def work(pool: Pool) -> int:
-        result = await digest.issue(pool, settings, target)
-        if result.outcome is digest.IssueOutcome.NOTHING_NEW:
+        result = await digest_issues.issue(pool, settings, target)
+        if result.outcome is digest_issues.IssueOutcome.NOTHING_NEW:
             console.print(f"nothing published in {target}: nothing to send")
             return 0
-        verb = "issued" if result.outcome is digest.IssueOutcome.ISSUED else "already issued"
+        verb = "issued" if result.outcome is digest_issues.IssueOutcome.ISSUED else "already issued"
         console.print(
             f"{target} {verb}: {result.comparisons} comparison(s), {result.recipients} recipient(s)"
         )
@@ -144,7 +143,7 @@ async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total:
 
         async def settled() -> int:
             async with pool.acquire() as conn:
-                s = await digest.status(conn, week)
+                s = await digest_issues.status(conn, week)
             return s.recipients - s.pending
 
         bar.update(task, completed=await settled())
@@ -165,7 +164,7 @@ async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total:
             # Rows leased by another (or a killed) sender, or waiting for a retry.
             await asyncio.sleep(min(1.0, settings.mail_retry_seconds))
     async with pool.acquire() as conn:
-        s = await digest.status(conn, week)
+        s = await digest_issues.status(conn, week)
     console.print(
         f"sent {sent_now} now; {week}: {s.sent} sent, {s.states.get('bounced', 0)} bounced,"
         f" {s.states.get('failed', 0)} failed, {s.states.get('skipped', 0)} skipped,"
@@ -183,11 +182,11 @@ def status(settings: Settings, week: IsoWeek | None, as_json: bool) -> None:
 
     async def work(pool: Pool) -> int:
         async with pool.acquire() as conn:
-            target = week or await digest.latest_issued(conn)
+            target = week or await digest_issues.latest_issued(conn)
             if target is None:
                 console.print("no digest has been issued yet")
                 return 1
-            s = await digest.status(conn, target)
+            s = await digest_issues.status(conn, target)
         if as_json:
             click.echo(msgspec.json.encode(s).decode())
             return 0

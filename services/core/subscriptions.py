@@ -22,7 +22,7 @@ from .events import (
     UnsubscribeReason,
 )
 from .store import Connection, Metadata, Pool
-from .unit import STORE, append, with_retries
+from .writes import STORE, append, with_retries
 
 
 class Outcome(StrEnum):

@@ -16,20 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.core import digest
+from services.core import digest_issues
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.events import DigestBounced, DigestDelivered, Event, Unsubscribed
-from services.core.mailrender import UNSUBSCRIBE_URL
-from services.core.mime import MailTemplate, Outgoing, mail_domain
+from services.core.mail_render import UNSUBSCRIBE_URL
 from services.core.store import Connection, Pool
-from services.core.subscribers import subscriber_stream
+from services.core.subscriptions import subscriber_stream
 from services.core.tokens import Purpose, Tokens
-from services.core.unit import STORE, append
 from services.core.weeks import IsoWeek
+from services.core.writes import STORE, append
+from services.worker.mime import MailTemplate, Outgoing, mail_domain
 
 from .dispatch import Dispatcher, Progress
-from .queue import Claimed, Queue
+from .send_queue import Claimed, Queue
 from .smtp import Attempt
 
 BOUNCES_TO_UNSUBSCRIBE = 3
@@ -63,7 +63,7 @@ class DigestKind:
         cls, conn: Connection, settings: Settings, week: IsoWeek, *, clock: Clock = system_clock
     ) -> DigestKind | None:
         """The kind for an issued ``week``; ``None`` if it was never issued."""
-        mail = await digest.issued_mail(conn, week)
+        mail = await digest_issues.issued_mail(conn, week)
         if mail is None:
             return None
         domain = mail_domain(settings.mail_from)
@@ -171,5 +171,5 @@ async def send_week(
         return WeekRun(week, Progress(), reaped.unknown, complete=False)
     dispatcher = Dispatcher(pool, settings, kind, on_progress=on_progress, clock=clock)
     progress = await dispatcher.run(budget=budget)
-    complete = await digest.complete_if_done(pool, week)
+    complete = await digest_issues.complete_if_done(pool, week)
     return WeekRun(week, progress, reaped.unknown, complete)

@@ -27,9 +27,9 @@ from .errors import (
     UnknownToolError,
 )
 from .events import BookmarkAdded, BookmarkRemoved, Event, Verdict, VoteCast, VoteWithdrawn
-from .group import committer
+from .group_commit import committer
 from .store import Connection, Metadata, Pool
-from .unit import append, with_retries
+from .writes import append, with_retries
 
 
 class StandingVote(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,12 +23,12 @@ import msgspec
 from .config import Settings
 from .errors import StreamVersionConflictError
 from .events import DigestCompleted, DigestIssued, IssuedTally
-from .mailrender import RenderedMail, render_digest
+from .mail_render import RenderedMail, render_digest
 from .projections.catalog import ComparisonDoc
 from .store import Connection, Pool
 from .tallies import Tally, current
-from .unit import STORE, append, with_retries
 from .weeks import IsoWeek
+from .writes import STORE, append, with_retries
 
 SPLIT_MIN_VOTES = 10
 """Community votes a tool needs before its split from the panel is worth mailing."""

@@ -14,14 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from services.core import subscribers, tallies
-from services.core.catalog import import_catalog, load_catalog
+from services.cli.digest_commands import digest_group
+from services.core import subscriptions, tallies
+from services.core.catalog_import import import_catalog, load_catalog
 from services.core.config import Settings, load_settings
 from services.core.db import connect, create_pool
 from services.core.errors import VerdictsError
 from services.core.migrations import migrate as run_migrations
 from services.core.replay import replay as run_replay
-from services.worker.cli import digest_group
 
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -95,8 +95,8 @@ def subscriber_erase(settings: Settings, who: str) -> None:
     async def go() -> None:
         pool = await create_pool(_dsn(settings), size=2)
         try:
-            sid = await subscribers.find_subscriber(pool, who)
-            await subscribers.erase_subscriber(pool, sid)
+            sid = await subscriptions.find_subscriber(pool, who)
+            await subscriptions.erase_subscriber(pool, sid)
         finally:
             await pool.close()
         console.print(f"erased subscriber {sid}: address deleted, SubscriberErased appended")

@@ -21,7 +21,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from html import escape
 
-from .mailrender import RenderedMail
+from services.core.mail_render import RenderedMail
 
 _CRLF = "\r\n"
 

@@ -1,0 +1,1 @@
+"""The `verdicts` command: one module per group of operator commands."""

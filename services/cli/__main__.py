@@ -1,0 +1,5 @@
+"""`python -m services.cli`: the `verdicts` command."""
+
+from .main import main
+
+main()
