@@ -1,9 +1,9 @@
 """Scenario 1 — append one vote event with its inline projections, no HTTP.
 
-Ours: the group committer (``services/core/group.py``) that reader actions append
+Ours: the group committer (``services/core/group_commit.py``) that reader actions append
 through: concurrent appends share one transaction (write gate, one INSERT for all,
-inline projections over all, one commit). Also shown: ``unit.with_retries`` +
-``unit.append``, a transaction per append (what keyed and operator writes use).
+inline projections over all, one commit). Also shown: ``writes.run_write`` +
+``writes.append_and_project``, a transaction per append (what keyed and operator writes use).
 Baselines at the same concurrency, on the same server:
 (a) a bare asyncpg INSERT of the same row into a plain table, one per transaction, the
 database's own limit; (b) the ``eventsourcing`` library's PostgreSQL application
@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 from services.core.config import Settings
 from services.core.db import create_pool
 from services.core.events import CODEC, VoteCast
-from services.core.group_commit import committer
+from services.core.group_commit import group_committer
 from services.core.reader_actions import cast_vote
 from services.core.store import Connection, Pool
-from services.core.writes import append, with_retries
+from services.core.writes import append_and_project, run_write
 
 from .catalog import vote_targets
 from .env import Bench, socket_dir
@@ -89,9 +89,9 @@ class VoteStreams:
 
 
 async def ours(pool: Pool, writers: int, total: int) -> float:
-    """Appends per second through the pool's group committer (what reader actions use)."""
+    """Appends per second through the pool's group group_committer (what reader actions use)."""
     streams = VoteStreams(writers)
-    group = committer(pool)
+    group = group_committer(pool)
 
     async def op(w: int) -> None:
         reader, version, event = streams.next(w)
@@ -101,16 +101,16 @@ async def ours(pool: Pool, writers: int, total: int) -> float:
 
 
 async def one_per_transaction(pool: Pool, writers: int, total: int) -> float:
-    """Appends per second through ``with_retries`` + ``append``: a transaction each."""
+    """Appends per second through ``run_write`` + ``append_and_project``: a transaction each."""
     streams = VoteStreams(writers)
 
     async def op(w: int) -> None:
         reader, version, event = streams.next(w)
 
         async def work(conn: Connection) -> None:
-            await append(conn, f"reader-{reader}", [event], expected_version=version)
+            await append_and_project(conn, f"reader-{reader}", [event], expected_version=version)
 
-        await with_retries(pool, work)
+        await run_write(pool, work)
 
     return await run_tasks(writers, total, op)
 

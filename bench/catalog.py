@@ -9,21 +9,22 @@ from functools import cache
 
 import msgspec
 
-from services.core.catalog_import import DEMO_CATALOG, CatalogFile, ComparisonSpec, load_catalog
+from services.core.catalog_import import DEMO_CATALOG, CatalogFile, load_catalog
+from services.core.events import ComparisonContent
 
 COMPARISONS = 10
 
 
-def _pairing(template: ComparisonSpec, a: str, b: str, n: int) -> ComparisonSpec:
+def _pairing(template: ComparisonContent, a: str, b: str, n: int) -> ComparisonContent:
     """A comparison of ``a`` and ``b`` whose texts are ``template``'s, re-targeted."""
     swap = dict(zip(template.tools, (a, b), strict=True))
-    return ComparisonSpec(
+    return ComparisonContent(
         slug=f"{a}-vs-{b}",
         title=f"{a} vs {b}",
         published_at=template.published_at + timedelta(days=n),
-        tools=[a, b],
-        sides=[msgspec.structs.replace(s, tool=swap[s.tool]) for s in template.sides],
-        reviews=[msgspec.structs.replace(r, tool=swap[r.tool]) for r in template.reviews],
+        tools=(a, b),
+        sides=tuple(msgspec.structs.replace(s, tool=swap[s.tool]) for s in template.sides),
+        reviews=tuple(msgspec.structs.replace(r, tool=swap[r.tool]) for r in template.reviews),
     )
 
 
@@ -32,7 +33,7 @@ def bench_catalog() -> CatalogFile:
     """Six tools, ten comparisons (the demo's five first)."""
     demo = load_catalog(DEMO_CATALOG)
     taken = {frozenset(c.tools) for c in demo.comparisons}
-    extra: list[ComparisonSpec] = []
+    extra: list[ComparisonContent] = []
     slugs = [t.slug for t in demo.tools]
     for a, b in itertools.combinations(slugs, 2):
         if len(demo.comparisons) + len(extra) == COMPARISONS:

@@ -1,15 +1,10 @@
-"""The weekly verdict digest: what goes in it, and issuing it exactly once per week.
-
-Content: the comparisons published in the ISO week (not withdrawn), both tools with
-the panel verdict and the community tally at issue time, and the biggest split: the
-tool(s), over every comparison published by the week's end, where the panel's ship %
-and the community's ship % lie furthest apart (only tools with ``SPLIT_MIN_VOTES``
-community votes count).
+"""Issuing the weekly verdict digest exactly once per week, and where its send stands.
 
 Issuing appends ``DigestIssued`` to ``digest-<week>`` at expected version 0 and, in the
 same transaction, renders the issue once (``digest_issues``) and freezes the recipient
 set: every subscriber confirmed in that transaction's snapshot (``digest_recipients``).
 A second issuer, or a second cron fire, conflicts on the stream and finds it issued.
+What an issue says is ``digest_content``'s; sending it is the worker's.
 """
 
 from __future__ import annotations
@@ -21,188 +16,14 @@ from enum import StrEnum
 import msgspec
 
 from .config import Settings
+from .digest_content import DigestContent, assemble
 from .errors import StreamVersionConflictError
-from .events import DigestCompleted, DigestIssued, IssuedTally
+from .events import DigestCompleted, DigestIssued
 from .mail_render import RenderedMail, render_digest
-from .projections.catalog import ComparisonDoc
 from .store import Connection, Pool
-from .tallies import Tally, current
+from .streams import DIGEST
 from .weeks import IsoWeek
-from .writes import STORE, append, with_retries
-
-SPLIT_MIN_VOTES = 10
-"""Community votes a tool needs before its split from the panel is worth mailing."""
-
-SPLITS_SHOWN = 3
-
-_doc_decoder = msgspec.json.Decoder(ComparisonDoc)
-
-
-class ToolView(msgspec.Struct, frozen=True, kw_only=True):
-    slug: str
-    name: str
-    vendor: str
-    tagline: str
-    pricing_read: str
-    best_for: str
-    panel_ship: int
-    panel_reviews: int
-    panel_pct: int | None
-    panel_score: int | None
-    community: Tally
-
-    @property
-    def panel_verdict(self) -> str:
-        if not self.panel_reviews:
-            return "no panel yet"
-        skip = self.panel_reviews - self.panel_ship
-        return "ship" if self.panel_ship > skip else "skip" if skip > self.panel_ship else "split"
-
-
-class ComparisonView(msgspec.Struct, frozen=True, kw_only=True):
-    slug: str
-    title: str
-    url: str
-    published_at: datetime
-    tools: tuple[ToolView, ToolView]
-
-
-class Split(msgspec.Struct, frozen=True, kw_only=True):
-    """A tool on which readers and the panel disagree: ship % each, and the gap."""
-
-    comparison: str
-    comparison_title: str
-    url: str
-    tool: str
-    tool_name: str
-    panel_pct: int
-    community_pct: int
-    ship: int
-    skip: int
-
-    @property
-    def votes(self) -> int:
-        return self.ship + self.skip
-
-    @property
-    def gap(self) -> int:
-        return abs(self.panel_pct - self.community_pct)
-
-
-class DigestContent(msgspec.Struct, frozen=True, kw_only=True):
-    week: str
-    label: str
-    site_url: str
-    comparisons: tuple[ComparisonView, ...]
-    splits: tuple[Split, ...]
-
-    def issued_tallies(self) -> tuple[IssuedTally, ...]:
-        """The community tallies as this issue states them, for ``DigestIssued``."""
-        seen: dict[tuple[str, str], IssuedTally] = {}
-        for c in self.comparisons:
-            for t in c.tools:
-                seen[(c.slug, t.slug)] = IssuedTally(
-                    comparison=c.slug, tool=t.slug, ship=t.community.ship, skip=t.community.skip
-                )
-        for s in self.splits:
-            seen.setdefault(
-                (s.comparison, s.tool),
-                IssuedTally(comparison=s.comparison, tool=s.tool, ship=s.ship, skip=s.skip),
-            )
-        return tuple(seen.values())
-
-
-def digest_stream(week: IsoWeek) -> str:
-    return f"digest-{week}"
-
-
-def _tool_view(
-    slug: str, tools: dict[str, tuple[str, str, str]], doc: ComparisonDoc, tally: Tally
-) -> ToolView:
-    name, vendor, tagline = tools.get(slug, (slug, "", ""))
-    side = next((s for s in doc.sides if s.tool == slug), None)
-    reviews = [r for r in doc.reviews if r.tool == slug]
-    ship = sum(r.verdict == "ship" for r in reviews)
-    return ToolView(
-        slug=slug,
-        name=name,
-        vendor=vendor,
-        tagline=tagline,
-        pricing_read=side.pricing_read if side else "",
-        best_for=side.best_for if side else "",
-        panel_ship=ship,
-        panel_reviews=len(reviews),
-        panel_pct=round(100 * ship / len(reviews)) if reviews else None,
-        panel_score=round(sum(r.score for r in reviews) / len(reviews)) if reviews else None,
-        community=tally,
-    )
-
-
-async def assemble(conn: Connection, week: IsoWeek, public_url: str) -> DigestContent:
-    """The digest of ``week`` as it would read now (tallies as they stand now)."""
-    site = public_url.rstrip("/")
-    rows = await conn.fetch(
-        "select slug, title, published_at, tool_a, tool_b, doc::text from comparisons"
-        " where withdrawn_at is null and published_at < $1 order by published_at, slug",
-        week.end,
-    )
-    slugs = sorted({r[3] for r in rows} | {r[4] for r in rows})
-    tools = {
-        r[0]: (r[1], r[2], r[3])
-        for r in await conn.fetch(
-            "select slug, name, vendor, tagline from tools where slug = any($1)", slugs
-        )
-    }
-    tallies = await current(conn, [(r[0], t) for r in rows for t in (r[3], r[4])])
-    views = []
-    for slug, title, published_at, a, b, doc_text in rows:
-        doc = _doc_decoder.decode(doc_text)
-        views.append(
-            ComparisonView(
-                slug=slug,
-                title=title,
-                url=f"{site}/compare/{slug}",
-                published_at=published_at,
-                tools=(
-                    _tool_view(a, tools, doc, tallies[(slug, a)]),
-                    _tool_view(b, tools, doc, tallies[(slug, b)]),
-                ),
-            )
-        )
-    return DigestContent(
-        week=str(week),
-        label=week.label,
-        site_url=site,
-        comparisons=tuple(v for v in views if v.published_at >= week.start),
-        splits=_biggest_splits(views),
-    )
-
-
-def _biggest_splits(views: list[ComparisonView]) -> tuple[Split, ...]:
-    candidates = [
-        Split(
-            comparison=c.slug,
-            comparison_title=c.title,
-            url=c.url,
-            tool=t.slug,
-            tool_name=t.name,
-            panel_pct=t.panel_pct,
-            community_pct=t.community.ship_pct,
-            ship=t.community.ship,
-            skip=t.community.skip,
-        )
-        for c in views
-        for t in c.tools
-        if t.panel_pct is not None
-        and t.community.ship_pct is not None
-        and t.community.total >= SPLIT_MIN_VOTES
-    ]
-    widest = max((s.gap for s in candidates), default=0)
-    if widest == 0:
-        return ()
-    top = [s for s in candidates if s.gap == widest]
-    top.sort(key=lambda s: (-s.votes, s.comparison, s.tool))
-    return tuple(top[:SPLITS_SHOWN])
+from .writes import STORE, append_and_project, run_write
 
 
 class IssueOutcome(StrEnum):
@@ -221,9 +42,9 @@ class IssueResult:
 
 async def issue(pool: Pool, settings: Settings, week: IsoWeek) -> IssueResult:
     """Issue the digest of ``week`` once; a week with nothing new issues nothing."""
-    stream = digest_stream(week)
+    stream = DIGEST.name(str(week))
 
-    async def work(conn: Connection) -> IssueResult:
+    async def issue_once(conn: Connection) -> IssueResult:
         if await STORE.stream_version(conn, stream) > 0:
             return await _already(conn, week)
         if not await conn.fetchval(
@@ -234,42 +55,43 @@ async def issue(pool: Pool, settings: Settings, week: IsoWeek) -> IssueResult:
         ):
             return IssueResult(week, IssueOutcome.NOTHING_NEW)
         content = await assemble(conn, week, settings.public_url)
-        rendered = render_digest(content)
-        result = await append(
-            conn,
-            stream,
-            [
-                DigestIssued(
-                    week=str(week),
-                    comparisons=tuple(c.slug for c in content.comparisons),
-                    tallies=content.issued_tallies(),
-                )
-            ],
-            expected_version=0,
-        )
-        await conn.execute(
-            "insert into digest_issues (week, position, subject, html, text)"
-            " values ($1, $2, $3, $4, $5)",
-            str(week),
-            result.recorded[0].position,
-            rendered.subject,
-            rendered.html,
-            rendered.text,
-        )
-        # The recipient set is frozen here, in the issuing transaction's snapshot.
-        frozen = await conn.execute(
-            "insert into digest_recipients (week, subscriber_id)"
-            " select $1, subscriber_id from subscribers where status = 'confirmed'"
-            " order by subscriber_id",
-            str(week),
-        )
-        recipients = int(frozen.rsplit(" ", 1)[1])
-        await conn.execute(
-            "update digest_issues set recipients = $2 where week = $1", str(week), recipients
-        )
+        recipients = await _record_issue(conn, week, content)
         return IssueResult(week, IssueOutcome.ISSUED, recipients, len(content.comparisons))
 
-    return await with_retries(pool, work)
+    return await run_write(pool, issue_once)
+
+
+async def _record_issue(conn: Connection, week: IsoWeek, content: DigestContent) -> int:
+    """Append ``DigestIssued``, keep the rendered issue and freeze its recipients, in
+    the caller's transaction; returns how many recipients there are."""
+    issued = DigestIssued(
+        week=str(week),
+        comparisons=tuple(c.slug for c in content.comparisons),
+        tallies=content.issued_tallies(),
+    )
+    result = await append_and_project(conn, DIGEST.name(str(week)), [issued], expected_version=0)
+    rendered = render_digest(content)
+    await conn.execute(
+        "insert into digest_issues (week, position, subject, html, text)"
+        " values ($1, $2, $3, $4, $5)",
+        str(week),
+        result.recorded[0].position,
+        rendered.subject,
+        rendered.html,
+        rendered.text,
+    )
+    # The recipient set is frozen here, in the issuing transaction's snapshot.
+    frozen = await conn.execute(
+        "insert into digest_recipients (week, subscriber_id)"
+        " select $1, subscriber_id from subscribers where status = 'confirmed'"
+        " order by subscriber_id",
+        str(week),
+    )
+    recipients = int(frozen.rsplit(" ", 1)[1])
+    await conn.execute(
+        "update digest_issues set recipients = $2 where week = $1", str(week), recipients
+    )
+    return recipients
 
 
 async def _already(conn: Connection, week: IsoWeek) -> IssueResult:
@@ -372,7 +194,7 @@ async def status(conn: Connection, week: IsoWeek) -> DigestStatus:
 async def complete_if_done(pool: Pool, week: IsoWeek) -> bool:
     """Append ``DigestCompleted`` once nothing of ``week`` is left to send; True if done."""
 
-    async def work(conn: Connection) -> bool:
+    async def complete(conn: Connection) -> bool:
         completed: bool | None = await conn.fetchval(
             "select completed_at is not null from digest_issues where week = $1", str(week)
         )
@@ -391,20 +213,20 @@ async def complete_if_done(pool: Pool, week: IsoWeek) -> bool:
         if counts[0]:
             return False
         try:
-            await append(
+            await append_and_project(
                 conn,
-                digest_stream(week),
+                DIGEST.name(str(week)),
                 [DigestCompleted(week=str(week), sent=counts[1], bounced=counts[2])],
                 expected_version=1,
             )
         except StreamVersionConflictError:
-            return True  # another sender completed it first; with_retries must not re-run
+            return True  # another sender completed it first; run_write must not re-run
         await conn.execute(
             "update digest_issues set completed_at = now() where week = $1", str(week)
         )
         return True
 
-    return await with_retries(pool, work)
+    return await run_write(pool, complete)
 
 
 async def open_weeks(conn: Connection) -> list[IsoWeek]:

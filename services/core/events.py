@@ -12,13 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
 Verdict = Literal["ship", "skip"]
 Reviewer = Literal["builder", "skeptic", "founder", "futurist"]
 UnsubscribeReason = Literal["link", "one-click", "bounce", "complaint", "operator"]
+
+SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+Slug = Annotated[str, msgspec.Meta(pattern=SLUG_PATTERN, max_length=100)]
+"""A catalog slug: lowercase letters and digits in dash-separated words."""
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+Score = Annotated[int, msgspec.Meta(ge=0, le=100)]
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
@@ -28,43 +34,65 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Fal
 
 
 # --- catalog ---------------------------------------------------------------------------
+# The catalog's shapes are defined once, here: the catalog file, the events, the
+# projection's columns and the read models all use them. Outside an event they refuse
+# unknown fields, so a typo in a catalog file is an error rather than a lost field.
 
 
-class ToolListed(Event, frozen=True, kw_only=True):
-    slug: str
-    name: str
-    vendor: str
-    category: str
-    tagline: str
-    description: str
-    pricing_entry: str
+class Tool(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A tool as the catalog lists it."""
+
+    slug: Slug
+    name: Text
+    vendor: Text
+    category: Text
+    tagline: Text
+    description: Text
+    pricing_entry: Text
+
+
+TOOL_FIELDS: tuple[str, ...] = Tool.__struct_fields__
+
+
+class ToolListed(Event, Tool, frozen=True, kw_only=True):
+    pass
 
 
 class ToolRevised(ToolListed, frozen=True, kw_only=True):
     """The tool's whole new description (not a patch), so replay needs no merge rules."""
 
 
-class Side(msgspec.Struct, frozen=True, kw_only=True):
-    tool: str
-    pricing_read: str
-    best_for: str
+class SideNotes(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a comparison says of one of its tools besides the reviews."""
+
+    tool: Slug
+    pricing_read: Text
+    best_for: Text
 
 
-class Review(msgspec.Struct, frozen=True, kw_only=True):
-    tool: str
+class Review(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One panel reviewer's score and verdict on one tool of a comparison."""
+
+    tool: Slug
     reviewer: Reviewer
-    score: int
+    score: Score
     verdict: Verdict
-    text: str
+    text: Text
 
 
-class ComparisonPublished(Event, frozen=True, kw_only=True):
-    slug: str
-    title: str
+class ComparisonContent(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A comparison as published: two tools, the notes on each and the panel's reviews."""
+
+    slug: Slug
+    title: Text
     published_at: datetime
-    tools: tuple[str, str]
-    sides: tuple[Side, ...]
+    tools: tuple[Slug, Slug]
+    sides: tuple[SideNotes, ...]
     reviews: tuple[Review, ...]
+
+
+class ComparisonPublished(Event, ComparisonContent, frozen=True, kw_only=True):
+    pass
 
 
 class ComparisonRevised(ComparisonPublished, frozen=True, kw_only=True):

@@ -1,11 +1,12 @@
 """Group commit: appends from many concurrent callers written by one transaction.
 
 A caller hands its append (stream, events, expected version) to the pool's
-``GroupCommitter`` and awaits its own result. Whoever finds no flush running starts
-one; a flush takes everything queued, and in one transaction takes the write gate,
-inserts all the events with one statement, runs the inline projections over all of
-them, and commits; callers arriving meanwhile form the next group. So the cost of a
-transaction (round trips, commit, the WAL flush) is shared by the group.
+``GroupCommitter`` (``group_committer(pool)``) and awaits its own result. Whoever
+finds no flush running starts one; a flush takes everything queued, and in one
+transaction takes the write gate, inserts all the events with one statement, runs
+the inline projections over all of them, and commits; callers arriving meanwhile form
+the next group. So the cost of a transaction (round trips, commit, the WAL flush) is
+shared by the group.
 
 Per-request meaning is kept: each caller is answered from the rows actually written
 (``ON CONFLICT DO NOTHING RETURNING``); a missing row is a ``StreamVersionConflictError``
@@ -13,7 +14,8 @@ for that caller alone, and nothing is reported before the commit. If the group's
 transaction fails, each of its requests is retried in a transaction of its own, so one
 bad request cannot fail the others.
 
-Requests with an idempotency key are not grouped: use ``unit.append`` for those.
+Requests with an idempotency key are not grouped: ``writes.append_and_project`` checks
+and records the key in the transaction of the append.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from dataclasses import dataclass, field
 
 from .errors import StreamVersionConflictError
 from .events import Event
-from .projections.base import LIVE, project
+from .projections.base import LIVE_TABLES, project
 from .store import AppendRequest, AppendResult, Connection, Metadata, PartialAppendError, Pool
-from .writes import INLINE, STORE, enter_write
+from .writes import INLINE_PROJECTIONS, STORE, enter_write_gate
 
 
 @dataclass(slots=True)
@@ -37,7 +39,7 @@ class _Waiting:
 
 @dataclass(eq=False)
 class GroupCommitter:
-    """Groups the appends made through one pool. Get it with ``committer(pool)``."""
+    """Groups the appends made through one pool. Get it with ``group_committer(pool)``."""
 
     pool: Pool
     max_group: int = 256
@@ -83,7 +85,7 @@ class GroupCommitter:
     async def _commit(self, group: list[_Waiting]) -> None:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                results = await _write(conn, [w.request for w in group])
+                results = await _append_group(conn, [w.request for w in group])
         except Exception as exc:
             if len(group) == 1:
                 r = group[0].request
@@ -102,13 +104,15 @@ class GroupCommitter:
                 _settle(waiting.future, result)
 
 
-async def _write(conn: Connection, requests: list[AppendRequest]) -> list[AppendResult | None]:
-    await enter_write(conn)
+async def _append_group(
+    conn: Connection, requests: list[AppendRequest]
+) -> list[AppendResult | None]:
+    await enter_write_gate(conn)
     results = await STORE.append_many(conn, requests)
     recorded = [rec for r in results if r is not None for rec in r.recorded]
     recorded.sort(key=lambda rec: rec.position)
-    for projection in INLINE:
-        await project(conn, projection, LIVE, recorded)
+    for projection in INLINE_PROJECTIONS:
+        await project(conn, projection, LIVE_TABLES, recorded)
     return results
 
 
@@ -125,7 +129,7 @@ def _settle(future: asyncio.Future[AppendResult], outcome: AppendResult | Except
 _COMMITTERS: dict[int, GroupCommitter] = {}
 
 
-def committer(pool: Pool) -> GroupCommitter:
+def group_committer(pool: Pool) -> GroupCommitter:
     """The group committer of ``pool`` (one per pool, made on first use)."""
     found = _COMMITTERS.get(id(pool))
     if found is None or found.pool is not pool:

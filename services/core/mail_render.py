@@ -7,16 +7,12 @@ links carrying a recipient's token); ``mime.MailTemplate`` fills them in per rec
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import css_inline
 import msgspec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from .config import PROJECT_ROOT
-
-if TYPE_CHECKING:
-    from .digest_issues import DigestContent
+from .digest_content import DigestContent
 
 TEMPLATES = PROJECT_ROOT / "templates" / "email"
 

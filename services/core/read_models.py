@@ -1,5 +1,5 @@
-"""Read models for pages and the JSON API: comparisons with their panel summary,
-community tallies and daily ship % history, and a reader's bookmarked tools.
+"""Read models for pages, the JSON API and the digest: comparisons with both tools,
+their panel and community tallies, the daily ship % history, and a reader's bookmarks.
 
 Read-only: every function here only SELECTs from projections.
 """
@@ -7,80 +7,42 @@ Read-only: every function here only SELECTs from projections.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Literal, NamedTuple
 
 import msgspec
 
 from .errors import UnknownComparisonError
-from .events import Review, Reviewer, Verdict
-from .projections.catalog import ComparisonDoc
+from .events import TOOL_FIELDS, Tool
+from .panel import Panel, PanelVerdict, panel_for
+from .projections.catalog import TOOL_COLUMNS, ComparisonDoc, decode_doc, tool_of
 from .projections.community import tally_subject
 from .projections.counters import daily
-from .reader_actions import ReaderState
 from .store import Connection
-from .tallies import Tally, current
+from .tallies import NO_VOTES, Tally, current
 
-REVIEWER_ORDER: tuple[Reviewer, ...] = ("builder", "skeptic", "founder", "futurist")
-
-PanelVerdict = Literal["ship", "skip", "split"]
-
-
-class CommunityTally(msgspec.Struct, frozen=True, kw_only=True):
-    """Standing community votes on one tool: ship, skip and ship % (``None`` before any)."""
-
-    ship: int
-    skip: int
-    ship_pct: int | None
-
-    @classmethod
-    def of(cls, tally: Tally) -> CommunityTally:
-        return cls(ship=tally.ship, skip=tally.skip, ship_pct=tally.ship_pct)
+HISTORY_DAYS = 30
+"""Days of ship % history a comparison shows: a page's cost must not grow with its age."""
 
 
-class Tool(msgspec.Struct, frozen=True, kw_only=True):
-    """A tool as the catalog lists it."""
+class ComparisonSide(msgspec.Struct, frozen=True, kw_only=True):
+    """One tool of a comparison in full: the tool, the notes on it, panel and community."""
 
+    tool: Tool
+    pricing_read: str
+    best_for: str
+    panel: Panel
+    community: Tally
+
+
+class Comparison(msgspec.Struct, frozen=True, kw_only=True):
     slug: str
-    name: str
-    vendor: str
-    category: str
-    tagline: str
-    description: str
-    pricing_entry: str
+    title: str
+    published_at: datetime
+    withdrawn_at: datetime | None
+    sides: list[ComparisonSide]
 
-
-class PanelReview(msgspec.Struct, frozen=True, kw_only=True):
-    """One reviewer persona's verdict on one tool."""
-
-    reviewer: Reviewer
-    score: int
-    verdict: Verdict
-    text: str
-
-
-class Panel(msgspec.Struct, frozen=True, kw_only=True):
-    """The panel's verdict on one tool: "Ship · 4 ship / 0 skip"."""
-
-    verdict: PanelVerdict | None
-    ship: int
-    skip: int
-    ship_pct: int | None
-    reviews: list[PanelReview]
-
-    @classmethod
-    def of(cls, reviews: list[PanelReview]) -> Panel:
-        ship = sum(r.verdict == "ship" for r in reviews)
-        skip = len(reviews) - ship
-        verdict: PanelVerdict | None = None
-        if reviews:
-            verdict = "ship" if ship > skip else "skip" if skip > ship else "split"
-        return cls(
-            verdict=verdict,
-            ship=ship,
-            skip=skip,
-            ship_pct=round(100 * ship / len(reviews)) if reviews else None,
-            reviews=reviews,
-        )
+    @property
+    def tools(self) -> tuple[str, str]:
+        return (self.sides[0].tool.slug, self.sides[1].tool.slug)
 
 
 class SideSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,7 +53,7 @@ class SideSummary(msgspec.Struct, frozen=True, kw_only=True):
     panel_verdict: PanelVerdict | None
     panel_ship: int
     panel_skip: int
-    community: CommunityTally
+    community: Tally
 
 
 class ComparisonSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,28 +61,6 @@ class ComparisonSummary(msgspec.Struct, frozen=True, kw_only=True):
     title: str
     published_at: datetime
     sides: list[SideSummary]
-
-
-class Side(msgspec.Struct, frozen=True, kw_only=True):
-    """One tool of a comparison in full: the tool, the pricing read, panel and community."""
-
-    tool: Tool
-    pricing_read: str
-    best_for: str
-    panel: Panel
-    community: CommunityTally
-
-
-class Comparison(msgspec.Struct, frozen=True, kw_only=True):
-    slug: str
-    title: str
-    published_at: datetime
-    withdrawn_at: datetime | None
-    sides: list[Side]
-
-    @property
-    def tools(self) -> tuple[str, str]:
-        return (self.sides[0].tool.slug, self.sides[1].tool.slug)
 
 
 class HistoryPoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,10 +72,6 @@ class HistoryPoint(msgspec.Struct, frozen=True, kw_only=True):
     ship_pct: int | None
 
 
-HISTORY_DAYS = 30
-"""Days of ship % history a comparison shows: a page's cost must not grow with its age."""
-
-
 class ToolHistory(msgspec.Struct, frozen=True, kw_only=True):
     """A tool's community ship % by day over the last 30 days (UTC); the first point
     also counts every vote cast before it."""
@@ -144,63 +80,27 @@ class ToolHistory(msgspec.Struct, frozen=True, kw_only=True):
     points: list[HistoryPoint]
 
 
-def _reviews_for(doc: ComparisonDoc, tool: str) -> list[PanelReview]:
-    mine: list[Review] = [r for r in doc.reviews if r.tool == tool]
-    mine.sort(key=lambda r: REVIEWER_ORDER.index(r.reviewer))
-    return [
-        PanelReview(reviewer=r.reviewer, score=r.score, verdict=r.verdict, text=r.text)
-        for r in mine
-    ]
+class ComparisonLink(msgspec.Struct, frozen=True, kw_only=True):
+    slug: str
+    title: str
 
 
-_doc_decoder = msgspec.json.Decoder(ComparisonDoc)
+class BookmarkedTool(msgspec.Struct, frozen=True, kw_only=True):
+    """A bookmarked tool, with the live comparisons it appears in (newest first)."""
+
+    tool: Tool
+    comparisons: list[ComparisonLink]
 
 
-async def list_comparisons(conn: Connection, *, limit: int = 100) -> list[ComparisonSummary]:
-    """Published comparisons that are not withdrawn, newest first."""
-    rows = await conn.fetch(
-        "select c.slug, c.title, c.published_at, c.tool_a, c.tool_b, c.doc::text,"
-        " ta.name, tb.name from comparisons c"
-        " join tools ta on ta.slug = c.tool_a join tools tb on tb.slug = c.tool_b"
-        " where c.withdrawn_at is null order by c.published_at desc, c.slug limit $1",
-        limit,
-    )
-    tallies = await current(conn, [(r[0], t) for r in rows for t in (r[3], r[4])])
-    out = []
-    for slug, title, published_at, tool_a, tool_b, doc_text, name_a, name_b in rows:
-        doc = _doc_decoder.decode(doc_text)
-        sides = []
-        for tool, name in ((tool_a, name_a), (tool_b, name_b)):
-            panel = Panel.of(_reviews_for(doc, tool))
-            sides.append(
-                SideSummary(
-                    tool=tool,
-                    name=name,
-                    panel_verdict=panel.verdict,
-                    panel_ship=panel.ship,
-                    panel_skip=panel.skip,
-                    community=CommunityTally.of(tallies[(slug, tool)]),
-                )
-            )
-        out.append(
-            ComparisonSummary(slug=slug, title=title, published_at=published_at, sides=sides)
-        )
-    return out
+# A comparison with both of its tools, in one row: the catalog part of every read.
+_ENTRY = (
+    "select c.slug, c.title, c.published_at, c.withdrawn_at, c.doc::text, "
+    + ", ".join(f"{side}.{f}" for side in ("a", "b") for f in TOOL_FIELDS)
+    + " from comparisons c join tools a on a.slug = c.tool_a join tools b on b.slug = c.tool_b"
+)
 
 
-async def tools_by_slug(conn: Connection, slugs: list[str]) -> dict[str, Tool]:
-    rows = await conn.fetch(
-        "select slug, name, vendor, category, tagline, description, pricing_entry"
-        " from tools where slug = any($1)",
-        slugs,
-    )
-    return {r[0]: Tool(**dict(r)) for r in rows}
-
-
-_TOOL_COLUMNS = ("slug", "name", "vendor", "category", "tagline", "description", "pricing_entry")
-
-
-class _Entry(NamedTuple):
+class _Entry(msgspec.Struct, frozen=True):
     """A comparison as the catalog holds it; community tallies are added per read."""
 
     slug: str
@@ -208,50 +108,98 @@ class _Entry(NamedTuple):
     published_at: datetime
     withdrawn_at: datetime | None
     doc: ComparisonDoc
-    tools: tuple[Tool, ...]
+    tools: tuple[Tool, Tool]
+
+    @classmethod
+    def of(cls, row: tuple[object, ...]) -> _Entry:
+        n = len(TOOL_FIELDS)
+        slug, title, published_at, withdrawn_at, doc = row[:5]
+        return cls(
+            slug,  # type: ignore[arg-type]
+            title,  # type: ignore[arg-type]
+            published_at,  # type: ignore[arg-type]
+            withdrawn_at,  # type: ignore[arg-type]
+            decode_doc(doc),  # type: ignore[arg-type]
+            (tool_of(row[5 : 5 + n]), tool_of(row[5 + n :])),
+        )
+
+    def tally_keys(self) -> list[tuple[str, str]]:
+        return [(self.slug, t.slug) for t in self.tools]
 
     def with_tallies(self, tallies: dict[str, Tally]) -> Comparison:
-        sides_by_tool = {s.tool: s for s in self.doc.sides}
+        notes = {s.tool: s for s in self.doc.sides}
         return Comparison(
             slug=self.slug,
             title=self.title,
             published_at=self.published_at,
             withdrawn_at=self.withdrawn_at,
             sides=[
-                Side(
+                ComparisonSide(
                     tool=t,
-                    pricing_read=sides_by_tool[t.slug].pricing_read,
-                    best_for=sides_by_tool[t.slug].best_for,
-                    panel=Panel.of(_reviews_for(self.doc, t.slug)),
-                    community=CommunityTally.of(tallies[t.slug]),
+                    pricing_read=notes[t.slug].pricing_read,
+                    best_for=notes[t.slug].best_for,
+                    panel=panel_for(self.doc, t.slug),
+                    community=tallies.get(t.slug, NO_VOTES),
                 )
                 for t in self.tools
             ],
         )
 
 
-async def _catalog_entry(conn: Connection, slug: str) -> _Entry:
-    """The comparison with both tools, in one statement; ``UnknownComparisonError`` if none."""
-    cols = ", ".join(f"{side}.{c}" for side in ("a", "b") for c in _TOOL_COLUMNS)
-    row = await conn.fetchrow(
-        f"select c.title, c.published_at, c.withdrawn_at, c.doc::text, {cols}"
-        " from comparisons c join tools a on a.slug = c.tool_a join tools b on b.slug = c.tool_b"
-        " where c.slug = $1",
-        slug,
+async def _entries(conn: Connection, where: str, *args: object) -> list[_Entry]:
+    rows = await conn.fetch(f"{_ENTRY} {where}", *args)
+    return [_Entry.of(tuple(r)) for r in rows]
+
+
+async def _with_current_tallies(conn: Connection, entries: list[_Entry]) -> list[Comparison]:
+    tallies = await current(conn, [k for e in entries for k in e.tally_keys()])
+    return [
+        e.with_tallies({tool: tallies[(slug, tool)] for slug, tool in e.tally_keys()})
+        for e in entries
+    ]
+
+
+async def live_comparisons(conn: Connection, *, limit: int = 100) -> list[Comparison]:
+    """Published comparisons that are not withdrawn, newest first."""
+    entries = await _entries(
+        conn, "where c.withdrawn_at is null order by c.published_at desc, c.slug limit $1", limit
     )
-    if row is None:
-        raise UnknownComparisonError(slug)
-    n = len(_TOOL_COLUMNS)
-    tools = tuple(Tool(**dict(zip(_TOOL_COLUMNS, row[i : i + n], strict=True))) for i in (4, 4 + n))
-    return _Entry(slug, row[0], row[1], row[2], _doc_decoder.decode(row[3]), tools)
+    return await _with_current_tallies(conn, entries)
 
 
-async def comparison_tools(conn: Connection, slug: str) -> tuple[str, str]:
-    """The two tools of a comparison; ``UnknownComparisonError`` if there is none."""
-    row = await conn.fetchrow("select tool_a, tool_b from comparisons where slug = $1", slug)
-    if row is None:
-        raise UnknownComparisonError(slug)
-    return row[0], row[1]
+async def published_before(conn: Connection, end: datetime) -> list[Comparison]:
+    """Live comparisons published before ``end``, oldest first, tallies as they stand."""
+    entries = await _entries(
+        conn,
+        "where c.withdrawn_at is null and c.published_at < $1 order by c.published_at, c.slug",
+        end,
+    )
+    return await _with_current_tallies(conn, entries)
+
+
+def summary_of(comparison: Comparison) -> ComparisonSummary:
+    """A comparison as the comparison list shows it."""
+    return ComparisonSummary(
+        slug=comparison.slug,
+        title=comparison.title,
+        published_at=comparison.published_at,
+        sides=[
+            SideSummary(
+                tool=s.tool.slug,
+                name=s.tool.name,
+                panel_verdict=s.panel.verdict,
+                panel_ship=s.panel.ship,
+                panel_skip=s.panel.skip,
+                community=s.community,
+            )
+            for s in comparison.sides
+        ],
+    )
+
+
+async def list_comparisons(conn: Connection, *, limit: int = 100) -> list[ComparisonSummary]:
+    """Live comparisons, newest first, with panel and community summaries."""
+    return [summary_of(c) for c in await live_comparisons(conn, limit=limit)]
 
 
 async def comparison_with_history(
@@ -260,21 +208,24 @@ async def comparison_with_history(
     """One comparison with both tools, panel and community, and the ``HISTORY_DAYS``
     up to ``today`` of ``ship_history``, in two statements: the current tally is the
     history's last point. ``UnknownComparisonError`` if there is none."""
-    entry = await _catalog_entry(conn, slug)
+    found = await _entries(conn, "where c.slug = $1", slug)
+    if not found:
+        raise UnknownComparisonError(slug)
+    entry = found[0]
     since = today - timedelta(days=HISTORY_DAYS - 1)
     history = await ship_history(conn, slug, [t.slug for t in entry.tools], since=since)
     tallies = {
-        h.tool: Tally.of(h.points[-1].ship, h.points[-1].skip) if h.points else Tally.of(0, 0)
+        h.tool: Tally.of(h.points[-1].ship, h.points[-1].skip) if h.points else NO_VOTES
         for h in history
     }
     return entry.with_tallies(tallies), history
 
 
 async def ship_history(
-    conn: Connection, comparison: str, tools: list[str], *, since: date | None = None
+    conn: Connection, comparison: str, tools: list[str], *, since: date
 ) -> list[ToolHistory]:
-    """Each tool's standing ship/skip counts at the end of every day it changed; with
-    ``since``, the first point (on that day) stands for everything before it."""
+    """Each tool's standing ship/skip counts at the end of every day it changed from
+    ``since`` on; the first point (on that day) stands for everything before it."""
     subjects = {tally_subject(comparison, t): t for t in tools}
     running = {t: {"ship": 0, "skip": 0} for t in tools}
     points: dict[str, list[HistoryPoint]] = {t: [] for t in tools}
@@ -291,17 +242,41 @@ async def ship_history(
     return [ToolHistory(tool=t, points=points[t]) for t in tools]
 
 
-async def bookmarked_tools(conn: Connection, state: ReaderState) -> list[Tool]:
-    """The reader's bookmarked tools, in the order they were bookmarked."""
-    tools = await tools_by_slug(conn, state.bookmarks)
-    return [tools[s] for s in state.bookmarks if s in tools]
+async def comparison_tools(conn: Connection, slug: str) -> tuple[str, str]:
+    """The two tools of a comparison; ``UnknownComparisonError`` if there is none."""
+    row = await conn.fetchrow("select tool_a, tool_b from comparisons where slug = $1", slug)
+    if row is None:
+        raise UnknownComparisonError(slug)
+    return row[0], row[1]
 
 
-async def comparisons_with_tool(conn: Connection, tool: str) -> list[tuple[str, str]]:
-    """(slug, title) of live comparisons that include ``tool``, newest first."""
+async def tools_by_slug(conn: Connection, slugs: list[str]) -> dict[str, Tool]:
+    rows = await conn.fetch(f"select {TOOL_COLUMNS} from tools where slug = any($1)", slugs)
+    return {r[0]: tool_of(tuple(r)) for r in rows}
+
+
+async def bookmarked_tools(conn: Connection, slugs: list[str]) -> list[Tool]:
+    """The tools ``slugs`` (a reader's bookmarks), in that order."""
+    tools = await tools_by_slug(conn, slugs)
+    return [tools[s] for s in slugs if s in tools]
+
+
+async def bookmarks_of(conn: Connection, reader_id: str) -> list[BookmarkedTool]:
+    """The reader's bookmarked tools, in the order they were bookmarked, each with the
+    live comparisons it appears in: one statement."""
     rows = await conn.fetch(
-        "select slug, title from comparisons where withdrawn_at is null"
-        " and $1 in (tool_a, tool_b) order by published_at desc",
-        tool,
+        f"select {', '.join(f't.{f}' for f in TOOL_FIELDS)},"
+        " array(select row(c.slug, c.title) from comparisons c where c.withdrawn_at is null"
+        "  and t.slug in (c.tool_a, c.tool_b) order by c.published_at desc, c.slug)"
+        " from reader_bookmarks b join tools t on t.slug = b.tool"
+        " where b.reader_id = $1::uuid order by b.added_at, b.tool",
+        reader_id,
     )
-    return [(r[0], r[1]) for r in rows]
+    n = len(TOOL_FIELDS)
+    return [
+        BookmarkedTool(
+            tool=tool_of(tuple(r)),
+            comparisons=[ComparisonLink(slug=s, title=t) for s, t in r[n]],
+        )
+        for r in rows
+    ]

@@ -22,11 +22,11 @@ from typing import Any
 import asyncpg
 
 from .errors import VerdictsError
-from .projections.base import LIVE, REBUILD, Projection, project
+from .projections.base import LIVE_TABLES, REBUILD_TABLES, Projection, project
 from .store import Connection, Cursor, EventStore
-from .writes import INLINE, STORE, close_write_gate
+from .writes import INLINE_PROJECTIONS, STORE, close_write_gate
 
-PROJECTIONS: dict[str, Projection[Any]] = {p.name: p for p in INLINE}
+PROJECTIONS: dict[str, Projection[Any]] = {p.name: p for p in INLINE_PROJECTIONS}
 
 Progress = Callable[[int, int], None]
 """Called with (events applied so far, events in the log when the replay started)."""
@@ -67,12 +67,36 @@ async def replay(
     """Rebuild ``names`` (default: all) from position 0 and swap them in."""
     projections = resolve(names)
     tables = [t for p in projections for t in p.tables]
+    await _create_rebuild_tables(conn, tables)
+    cursor, seen = await _build_beside(conn, store, projections, tables, page, on_progress)
+    cursor, caught_up = await _catch_up(conn, store, projections, cursor, page)
+    cursor, last = await _swap_in(conn, store, projections, tables, cursor, page)
+    caught_up += last
+    if on_progress:
+        on_progress(seen + caught_up, seen + caught_up)
+    return ReplayReport(tuple(p.name for p in projections), seen, caught_up, cursor)
+
+
+async def _create_rebuild_tables(conn: Connection, tables: list[str]) -> None:
     for t in tables:
         # Indexes come after the bulk load: COPY into an indexed table took 3x longer.
         await conn.execute(
-            f"drop table if exists {REBUILD(t)};"
-            f" create table {REBUILD(t)} (like {LIVE(t)} including all excluding indexes)"
+            f"drop table if exists {REBUILD_TABLES.quoted(t)};"
+            f" create table {REBUILD_TABLES.quoted(t)}"
+            f" (like {LIVE_TABLES.quoted(t)} including all excluding indexes)"
         )
+
+
+async def _build_beside(
+    conn: Connection,
+    store: EventStore,
+    projections: list[Projection[Any]],
+    tables: list[str],
+    page: int,
+    on_progress: Progress | None,
+) -> tuple[Cursor, int]:
+    """Fold the whole settled log in memory and COPY it into the rebuild tables;
+    returns where the fold stopped and how many events it applied."""
     total: int = await conn.fetchval("select count(*) from events")
     states = [(p, p.empty()) for p in projections]
     cursor, seen = Cursor(), 0
@@ -93,36 +117,53 @@ async def replay(
                 on_progress(seen, max(total, seen))
         async with conn.transaction():
             for p, state in states:
-                await p.dump(conn, REBUILD, state)
+                await p.dump(conn, REBUILD_TABLES, state)
             for t in tables:
                 await _copy_indexes(conn, t)
     finally:
         if collecting:
             gc.enable()
+    return cursor, seen
+
+
+async def _catch_up(
+    conn: Connection,
+    store: EventStore,
+    projections: list[Projection[Any]],
+    cursor: Cursor,
+    page: int,
+) -> tuple[Cursor, int]:
+    """Apply what was appended during the build to the rebuild tables, page by page."""
     caught_up = 0
-    while True:
-        batch = await store.read_after(conn, cursor, limit=page)
-        if not batch:
-            break
+    while batch := await store.read_after(conn, cursor, limit=page):
         async with conn.transaction():
             for p in projections:
-                await project(conn, p, REBUILD, batch)
+                await project(conn, p, REBUILD_TABLES, batch)
         caught_up += len(batch)
         cursor = batch[-1].cursor
+    return cursor, caught_up
+
+
+async def _swap_in(
+    conn: Connection,
+    store: EventStore,
+    projections: list[Projection[Any]],
+    tables: list[str],
+    cursor: Cursor,
+    page: int,
+) -> tuple[Cursor, int]:
+    """``_swap``, given way to readers that hold a table for longer than the lock
+    timeout, and tried again."""
     for attempt in range(_SWAP_ATTEMPTS):
         try:
-            cursor, n = await _swap(conn, store, projections, tables, cursor, page)
-            caught_up += n
-            break
+            return await _swap(conn, store, projections, tables, cursor, page)
         except asyncpg.exceptions.LockNotAvailableError:
             # A reader held a table we must rename for longer than lock_timeout; we
             # gave way (rather than risk a deadlock that could abort the reader).
             if attempt == _SWAP_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(0.05 * (attempt + 1))
-    if on_progress:
-        on_progress(seen + caught_up, seen + caught_up)
-    return ReplayReport(tuple(p.name for p in projections), seen, caught_up, cursor)
+    raise AssertionError("unreachable: _SWAP_ATTEMPTS >= 1")
 
 
 _SWAP_ATTEMPTS = 20
@@ -137,14 +178,16 @@ _INDEX_HEAD = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ")
 
 async def _copy_indexes(conn: Connection, table: str) -> None:
     """Give the rebuilt ``table`` the live one's keys, unique constraints and indexes."""
-    for indexdef, constraintdef in await conn.fetch(_INDEXES, LIVE(table)):
+    for indexdef, constraintdef in await conn.fetch(_INDEXES, LIVE_TABLES.quoted(table)):
         if constraintdef is not None:
-            await conn.execute(f"alter table {REBUILD(table)} add {constraintdef}")
+            await conn.execute(f"alter table {REBUILD_TABLES.quoted(table)} add {constraintdef}")
         else:
             head = _INDEX_HEAD.match(indexdef)
             assert head is not None, indexdef
             unique = head[1] or ""
-            await conn.execute(f"CREATE {unique}INDEX ON {REBUILD(table)} {indexdef[head.end() :]}")
+            await conn.execute(
+                f"CREATE {unique}INDEX ON {REBUILD_TABLES.quoted(table)} {indexdef[head.end() :]}"
+            )
 
 
 async def _swap(
@@ -163,13 +206,13 @@ async def _swap(
         # No writer is in flight now, so every row is settled: read without the xmin bound.
         while batch := await store.read_after(conn, cursor, limit=page, settled_only=False):
             for p in projections:
-                await project(conn, p, REBUILD, batch)
+                await project(conn, p, REBUILD_TABLES, batch)
             applied += len(batch)
             cursor = batch[-1].cursor
         for t in tables:
             await conn.execute(
-                f"alter table {LIVE(t)} rename to {t}__old;"
-                f" alter table {REBUILD(t)} rename to {t};"
+                f"alter table {LIVE_TABLES.quoted(t)} rename to {t}__old;"
+                f" alter table {REBUILD_TABLES.quoted(t)} rename to {t};"
                 f" drop table {t}__old"
             )
     return cursor, applied

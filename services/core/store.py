@@ -149,29 +149,40 @@ class EventStore:
     ) -> AppendResult:
         """Append ``events`` to ``stream_id`` if it is still at ``expected_version``.
 
-        Must run inside the caller's transaction. Raises ``StreamVersionConflictError`` when
-        another writer got there first (nothing is written). With an
+        Must run inside the caller's transaction. Raises ``StreamVersionConflictError``
+        when another writer got there first (nothing is written). With an
         ``idempotency_key`` already used on this stream, appends nothing and returns
         the events the first request wrote, marked ``replayed``.
         """
-        if idempotency_key is not None:
-            key = f"{stream_id}:{idempotency_key}"
-            earlier = await conn.fetchrow(
-                "select first_position, last_position from idempotency_keys where key = $1",
-                key,
-            )
-            if earlier is not None:
-                rows = await conn.fetch(
-                    f"select {_COLUMNS} from events where position between $1 and $2 "
-                    "and stream_id = $3 order by position",
-                    earlier[0],
-                    earlier[1],
-                    stream_id,
-                )
-                return AppendResult(tuple(self._decode(r) for r in rows), replayed=True)
-        meta = _metadata_encoder.encode(
-            metadata or Metadata(idempotency_key=idempotency_key)
-        ).decode()
+        key = None if idempotency_key is None else f"{stream_id}:{idempotency_key}"
+        if key is not None and (earlier := await self._keyed(conn, key, stream_id)):
+            return AppendResult(earlier, replayed=True)
+        meta = metadata or Metadata(idempotency_key=idempotency_key)
+        recorded = await self._insert(conn, stream_id, events, expected_version, meta)
+        if key is not None:
+            await self._record_key(conn, key, stream_id, recorded, expected_version)
+        return AppendResult(recorded)
+
+    async def _keyed(self, conn: Connection, key: str, stream_id: str) -> tuple[Recorded, ...]:
+        """The events an earlier append with idempotency ``key`` wrote; none if new."""
+        rows = await conn.fetch(
+            f"select {_COLUMNS} from events where stream_id = $2 and position between"
+            " (select first_position from idempotency_keys where key = $1)"
+            " and (select last_position from idempotency_keys where key = $1)"
+            " order by position",
+            key,
+            stream_id,
+        )
+        return tuple(self._decode(r) for r in rows)
+
+    async def _insert(
+        self,
+        conn: Connection,
+        stream_id: str,
+        events: Sequence[Event],
+        expected_version: int,
+        metadata: Metadata,
+    ) -> tuple[Recorded, ...]:
         rows = await conn.fetch(
             "insert into events (stream_id, stream_version, type, schema_version, data, metadata)"
             " select $1, $2 + n, t, v, d::jsonb, $6::jsonb"
@@ -183,26 +194,33 @@ class EventStore:
             [type_name(e) for e in events],
             [type(e).version for e in events],
             [self.codec.encode(e) for e in events],
-            meta,
+            _metadata_encoder.encode(metadata).decode(),
         )
         if len(rows) != len(events):
             # A missing row is a version conflict for this caller alone; the
             # transaction is rolled back by the caller's context manager.
             raise StreamVersionConflictError(stream_id, expected_version)
-        recorded = tuple(self._decode(r) for r in rows)
-        if idempotency_key is not None:
-            inserted = await conn.fetchval(
-                "insert into idempotency_keys (key, stream_id, first_position, last_position)"
-                " values ($1, $2, $3, $4) on conflict (key) do nothing returning 1",
-                f"{stream_id}:{idempotency_key}",
-                stream_id,
-                recorded[0].position,
-                recorded[-1].position,
-            )
-            if inserted is None:
-                # A concurrent request with the same key committed first.
-                raise StreamVersionConflictError(stream_id, expected_version)
-        return AppendResult(recorded)
+        return tuple(self._decode(r) for r in rows)
+
+    async def _record_key(
+        self,
+        conn: Connection,
+        key: str,
+        stream_id: str,
+        recorded: tuple[Recorded, ...],
+        expected_version: int,
+    ) -> None:
+        inserted = await conn.fetchval(
+            "insert into idempotency_keys (key, stream_id, first_position, last_position)"
+            " values ($1, $2, $3, $4) on conflict (key) do nothing returning 1",
+            key,
+            stream_id,
+            recorded[0].position,
+            recorded[-1].position,
+        )
+        if inserted is None:
+            # A concurrent request with the same key committed first.
+            raise StreamVersionConflictError(stream_id, expected_version)
 
     async def append_many(
         self, conn: Connection, requests: Sequence[AppendRequest]

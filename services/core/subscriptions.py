@@ -14,6 +14,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from .errors import InvalidEmailError, UnknownSubscriberError
 from .events import (
+    DigestBounced,
+    DigestDelivered,
     Event,
     SubscriberErased,
     SubscriptionConfirmed,
@@ -22,7 +24,8 @@ from .events import (
     UnsubscribeReason,
 )
 from .store import Connection, Metadata, Pool
-from .writes import STORE, append, with_retries
+from .streams import SUBSCRIBER
+from .writes import append_and_project, append_at_current_version, run_write
 
 
 class Outcome(StrEnum):
@@ -44,10 +47,6 @@ def normalise_email(raw: str) -> str:
     return info.normalized.lower()
 
 
-def subscriber_stream(subscriber_id: str) -> str:
-    return f"subscriber-{subscriber_id}"
-
-
 async def status_of(conn: Connection, subscriber_id: str) -> str | None:
     status: str | None = await conn.fetchval(
         "select status from subscribers where subscriber_id = $1::uuid", subscriber_id
@@ -55,15 +54,13 @@ async def status_of(conn: Connection, subscriber_id: str) -> str | None:
     return status
 
 
-async def _append_one(
+async def _append(
     conn: Connection, subscriber_id: str, event: Event, meta: Metadata | None = None
 ) -> None:
-    stream = subscriber_stream(subscriber_id)
-    await append(
+    await append_at_current_version(
         conn,
-        stream,
+        SUBSCRIBER.name(subscriber_id),
         [event],
-        expected_version=await STORE.stream_version(conn, stream),
         metadata=meta,
         idempotency_key=meta.idempotency_key if meta else None,
     )
@@ -80,7 +77,7 @@ async def request_subscription(
     address = normalise_email(email)
     meta = Metadata(request_id=request_id, idempotency_key=idempotency_key)
 
-    async def work(conn: Connection) -> str:
+    async def record_request(conn: Connection) -> str:
         sid: str | None = await conn.fetchval(
             "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
             " on conflict (email) do nothing returning subscriber_id::text",
@@ -92,16 +89,16 @@ async def request_subscription(
                 "select subscriber_id::text from subscriber_emails where email = $1", address
             )
         assert sid is not None
-        await _append_one(conn, sid, SubscriptionRequested(), meta)
+        await _append(conn, sid, SubscriptionRequested(), meta)
         return sid
 
-    return await with_retries(pool, work)
+    return await run_write(pool, record_request)
 
 
 async def confirm_subscription(pool: Pool, subscriber_id: str) -> Outcome:
     """Confirm a pending subscription (the POST behind a confirm link)."""
 
-    async def work(conn: Connection) -> Outcome:
+    async def confirm(conn: Connection) -> Outcome:
         status = await status_of(conn, subscriber_id)
         if status is None:
             raise UnknownSubscriberError(subscriber_id)
@@ -109,25 +106,25 @@ async def confirm_subscription(pool: Pool, subscriber_id: str) -> Outcome:
             return Outcome.ALREADY_CONFIRMED
         if status != "pending":
             return Outcome.NOT_PENDING
-        await _append_one(conn, subscriber_id, SubscriptionConfirmed())
+        await _append(conn, subscriber_id, SubscriptionConfirmed())
         return Outcome.CONFIRMED
 
-    return await with_retries(pool, work)
+    return await run_write(pool, confirm)
 
 
 async def unsubscribe(pool: Pool, subscriber_id: str, reason: UnsubscribeReason) -> Outcome:
     """Stop all mail to the subscriber at once; repeating it is harmless."""
 
-    async def work(conn: Connection) -> Outcome:
+    async def stop_mail(conn: Connection) -> Outcome:
         status = await status_of(conn, subscriber_id)
         if status is None:
             raise UnknownSubscriberError(subscriber_id)
         if status not in ("pending", "confirmed"):
             return Outcome.ALREADY_UNSUBSCRIBED
-        await _append_one(conn, subscriber_id, Unsubscribed(reason=reason))
+        await _append(conn, subscriber_id, Unsubscribed(reason=reason))
         return Outcome.UNSUBSCRIBED
 
-    return await with_retries(pool, work)
+    return await run_write(pool, stop_mail)
 
 
 async def find_subscriber(pool: Pool, who: str) -> str:
@@ -151,12 +148,38 @@ async def find_subscriber(pool: Pool, who: str) -> str:
 async def erase_subscriber(pool: Pool, subscriber_id: str) -> None:
     """Delete the subscriber's address and record the erasure; the log stays whole."""
 
-    async def work(conn: Connection) -> None:
+    async def erase(conn: Connection) -> None:
         if await status_of(conn, subscriber_id) is None:
             raise UnknownSubscriberError(subscriber_id)
         await conn.execute(
             "delete from subscriber_emails where subscriber_id = $1::uuid", subscriber_id
         )
-        await _append_one(conn, subscriber_id, SubscriberErased())
+        await _append(conn, subscriber_id, SubscriberErased())
 
-    await with_retries(pool, work)
+    await run_write(pool, erase)
+
+
+BOUNCES_TO_UNSUBSCRIBE = 3
+"""Permanent bounces after which a subscriber gets no more mail."""
+
+
+async def record_digest_outcome(
+    conn: Connection,
+    subscriber_id: str,
+    outcome: DigestDelivered | DigestBounced,
+    *,
+    expected_version: int,
+) -> None:
+    """Append what became of a digest mail to the subscriber's stream, in the caller's
+    transaction; the ``BOUNCES_TO_UNSUBSCRIBE``-th permanent bounce unsubscribes too."""
+    events: list[Event] = [outcome]
+    if isinstance(outcome, DigestBounced) and outcome.permanent:
+        row = await conn.fetchrow(
+            "select status, bounces from subscribers where subscriber_id = $1::uuid",
+            subscriber_id,
+        )
+        if row and row[0] in ("pending", "confirmed") and row[1] + 1 >= BOUNCES_TO_UNSUBSCRIBE:
+            events.append(Unsubscribed(reason="bounce"))
+    await append_and_project(
+        conn, SUBSCRIBER.name(subscriber_id), events, expected_version=expected_version
+    )

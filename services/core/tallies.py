@@ -12,13 +12,14 @@ from datetime import datetime
 
 import msgspec
 
-from .projections.community import tally_subject
+from .projections.community import tally_key, tally_subject
 from .projections.counters import totals
 from .store import Connection
 
 
 class Tally(msgspec.Struct, frozen=True, kw_only=True):
-    """Standing community votes on one tool of one comparison."""
+    """Standing community votes on one tool of one comparison: ship, skip and ship %
+    (``None`` before any vote). The one tally type: pages, the API and the digest use it."""
 
     ship: int = 0
     skip: int = 0
@@ -33,18 +34,36 @@ class Tally(msgspec.Struct, frozen=True, kw_only=True):
     def total(self) -> int:
         return self.ship + self.skip
 
+    def changed(self, before: str | None, after: str | None) -> Tally:
+        """This tally with one reader's standing vote moved from ``before`` to ``after``
+        (``ship``, ``skip`` or ``None`` for no vote)."""
+        ship = self.ship + (after == "ship") - (before == "ship")
+        skip = self.skip + (after == "skip") - (before == "skip")
+        return Tally.of(ship, skip)
+
 
 TallyKey = tuple[str, str]  # comparison, tool
+
+NO_VOTES = Tally()
+
+
+def _tallies(counts: dict[tuple[str, str], int], subjects: Sequence[str]) -> list[Tally]:
+    return [Tally.of(counts.get(("ship", s), 0), counts.get(("skip", s), 0)) for s in subjects]
 
 
 async def current(conn: Connection, pairs: Sequence[TallyKey]) -> dict[TallyKey, Tally]:
     """Tallies of the given (comparison, tool) pairs from the counters projection."""
-    subjects = {tally_subject(c, t): (c, t) for c, t in pairs}
-    counts = await totals(conn, ("ship", "skip"), list(subjects))
-    return {
-        key: Tally.of(counts.get(("ship", s), 0), counts.get(("skip", s), 0))
-        for s, key in subjects.items()
-    }
+    subjects = [tally_subject(c, t) for c, t in pairs]
+    counts = await totals(conn, ("ship", "skip"), subjects)
+    return dict(zip(pairs, _tallies(counts, subjects), strict=True))
+
+
+async def all_current(conn: Connection) -> dict[TallyKey, Tally]:
+    """Every non-empty tally the counters projection holds."""
+    counts = await totals(conn, ("ship", "skip"))
+    subjects = sorted({subject for _, subject in counts})
+    found = zip(subjects, _tallies(counts, subjects), strict=True)
+    return {tally_key(s): t for s, t in found if t.total}
 
 
 _RECOMPUTE = """
@@ -73,23 +92,6 @@ async def recompute(
     return {(r[0], r[1]): Tally.of(r[2], r[3]) for r in rows if r[2] or r[3]}
 
 
-async def all_current(conn: Connection) -> dict[TallyKey, Tally]:
-    """Every non-empty tally the counters projection holds."""
-    rows = await conn.fetch(
-        "select subject, metric, sum(v)::bigint from ("
-        " select subject, metric, value as v from counters where metric in ('ship', 'skip')"
-        " union all"
-        " select subject, metric, delta from counter_deltas where metric in ('ship', 'skip')"
-        ") c group by subject, metric"
-    )
-    acc: dict[TallyKey, dict[str, int]] = {}
-    for subject, metric, n in rows:
-        comparison, tool = subject.rsplit("/", 1)
-        acc.setdefault((comparison, tool), {})[metric] = n
-    out = {k: Tally.of(v.get("ship", 0), v.get("skip", 0)) for k, v in acc.items()}
-    return {k: t for k, t in out.items() if t.ship or t.skip}
-
-
 class Drift(msgspec.Struct, frozen=True):
     comparison: str
     tool: str
@@ -101,10 +103,9 @@ async def verify(conn: Connection) -> list[Drift]:
     """Every (comparison, tool) whose projected tally differs from the log's."""
     projected = await all_current(conn)
     from_log = await recompute(conn)
-    empty = Tally.of(0, 0)
     drifts = []
     for key in sorted(set(projected) | set(from_log)):
-        p, g = projected.get(key, empty), from_log.get(key, empty)
+        p, g = projected.get(key, NO_VOTES), from_log.get(key, NO_VOTES)
         if (p.ship, p.skip) != (g.ship, g.skip):
             drifts.append(Drift(key[0], key[1], p, g))
     return drifts

@@ -1,4 +1,11 @@
-"""One unit of work: append events and update the inline projections, atomically."""
+"""How everything is written: through the write gate, appending events and updating
+the inline projections in one transaction, retried when another writer got there first.
+
+The write gate is an advisory lock that every writing transaction takes *shared* as
+its first statement. ``replay`` takes it exclusively to swap rebuilt tables in, so
+in-flight writers finish and new ones wait there, before they hold any table lock
+that could deadlock the swap. Reads never take it.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +14,28 @@ from typing import Any, TypeVar
 
 from .errors import StreamVersionConflictError
 from .events import Event
-from .projections.base import LIVE, Projection, project
+from .projections.base import LIVE_TABLES, Projection, project
 from .projections.catalog import CATALOG
 from .projections.community import COMMUNITY
 from .projections.deliveries import DELIVERIES
 from .projections.subscribers import SUBSCRIBERS
 from .store import AppendResult, Connection, EventStore, Metadata, Pool
 
-INLINE: tuple[Projection[Any], ...] = (CATALOG, COMMUNITY, SUBSCRIBERS, DELIVERIES)
+INLINE_PROJECTIONS: tuple[Projection[Any], ...] = (CATALOG, COMMUNITY, SUBSCRIBERS, DELIVERIES)
 """Projections updated in the append transaction: a request reads its own writes."""
 
 STORE = EventStore()
 
 _WRITE_GATE = 0x67617465  # "gate"
 
+CONFLICT_ATTEMPTS = 5
+"""Tries a write gets when other writers keep moving its stream on."""
 
-async def enter_write(conn: Connection) -> None:
-    """Take the shared write gate: the first statement of every writing transaction.
+T = TypeVar("T")
 
-    ``replay`` takes the gate exclusively to swap tables, so in-flight writers finish
-    and new ones wait here, before they hold any table lock that could deadlock it.
-    """
+
+async def enter_write_gate(conn: Connection) -> None:
+    """Take the shared write gate: the first statement of every writing transaction."""
     await conn.execute("select pg_advisory_xact_lock_shared($1)", _WRITE_GATE)
 
 
@@ -36,10 +44,7 @@ async def close_write_gate(conn: Connection) -> None:
     await conn.execute("select pg_advisory_xact_lock($1)", _WRITE_GATE)
 
 
-T = TypeVar("T")
-
-
-async def append(
+async def append_and_project(
     conn: Connection,
     stream_id: str,
     events: Sequence[Event],
@@ -48,7 +53,7 @@ async def append(
     idempotency_key: str | None = None,
     metadata: Metadata | None = None,
 ) -> AppendResult:
-    """Append and project inline, inside the caller's transaction."""
+    """Append and update the inline projections, inside the caller's transaction."""
     result = await STORE.append(
         conn,
         stream_id,
@@ -58,39 +63,60 @@ async def append(
         metadata=metadata,
     )
     if not result.replayed:
-        for projection in INLINE:
-            await project(conn, projection, LIVE, result.recorded)
+        for projection in INLINE_PROJECTIONS:
+            await project(conn, projection, LIVE_TABLES, result.recorded)
     return result
 
 
-async def with_retries(
-    pool: Pool,
-    work: Callable[[Connection], Awaitable[T]],
-    *,
-    attempts: int = 5,
-) -> T:
-    """Run ``work`` in a transaction, re-running it on a stream version conflict.
-
-    ``work`` must re-read what it decides on: each attempt starts from a fresh snapshot.
-    """
-    async with pool.acquire() as conn:
-        return await retrying(conn, work, attempts=attempts)
-
-
-async def retrying(
+async def append_at_current_version(
     conn: Connection,
-    work: Callable[[Connection], Awaitable[T]],
+    stream_id: str,
+    events: Sequence[Event],
     *,
-    attempts: int = 5,
+    idempotency_key: str | None = None,
+    metadata: Metadata | None = None,
+) -> AppendResult:
+    """``append_and_project`` after whatever the stream holds now: for writers that
+    decided on a read made in this same transaction."""
+    return await append_and_project(
+        conn,
+        stream_id,
+        events,
+        expected_version=await STORE.stream_version(conn, stream_id),
+        idempotency_key=idempotency_key,
+        metadata=metadata,
+    )
+
+
+async def retry_on_conflict(
+    attempt: Callable[[], Awaitable[T]], *, attempts: int = CONFLICT_ATTEMPTS
 ) -> T:
-    """``with_retries`` on a connection the caller holds: a loop of many short
-    transactions (the sender's) skips a pool acquire and reset per transaction."""
-    for attempt in range(attempts):
+    """Run ``attempt`` again while it raises ``StreamVersionConflictError``, at most
+    ``attempts`` times; each attempt must re-read what it decides on."""
+    for remaining in range(attempts - 1, -1, -1):
         try:
-            async with conn.transaction():
-                await enter_write(conn)
-                return await work(conn)
+            return await attempt()
         except StreamVersionConflictError:
-            if attempt == attempts - 1:
+            if not remaining:
                 raise
-    raise AssertionError("unreachable: attempts must be >= 1")
+    raise ValueError(f"attempts must be at least 1, not {attempts}")
+
+
+async def run_write_on(conn: Connection, write: Callable[[Connection], Awaitable[T]]) -> T:
+    """Run ``write`` in a gated transaction on ``conn``, again on a version conflict.
+
+    For a loop of many short transactions on a connection the caller holds (the mail
+    sender's): no pool acquire and release per transaction."""
+
+    async def in_transaction() -> T:
+        async with conn.transaction():
+            await enter_write_gate(conn)
+            return await write(conn)
+
+    return await retry_on_conflict(in_transaction)
+
+
+async def run_write(pool: Pool, write: Callable[[Connection], Awaitable[T]]) -> T:
+    """``run_write_on`` a connection from ``pool``."""
+    async with pool.acquire() as conn:
+        return await run_write_on(conn, write)

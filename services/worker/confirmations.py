@@ -1,7 +1,7 @@
 """Confirmation mails, with the event log as the outbox.
 
 ``ingest`` tails the log (gap-safe, by the ``confirmation-outbox`` cursor kept in
-``projection_cursors`` in the same transaction as its rows) and files one
+``outbox_cursors`` in the same transaction as its rows) and files one
 ``confirmation_mails`` row per ``SubscriptionRequested`` event, keyed by the event's
 position: an at-least-once job can run it twice and file nothing twice. A request
 filed while Redis or SMTP is down is simply sent later.
@@ -21,19 +21,19 @@ from datetime import datetime
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.mail_render import CONFIRM_URL, render_confirmation
-from services.core.projections.subscribers import subscriber_of
 from services.core.store import Connection, Cursor, Pool
+from services.core.streams import SUBSCRIBER
 from services.core.tokens import Purpose, Tokens
 from services.core.writes import STORE
 from services.worker.mime import MailTemplate, Outgoing, mail_domain
 
-from .send_queue import Claimed, Queue
+from .send_queue import Claimed, SendQueue
 from .smtp import Attempt
 
 OUTBOX = "confirmation-outbox"
 _INGEST_LOCK = 0x6F757462  # "outb": one ingester at a time keeps the limits exact
 
-CONFIRMATIONS = Queue("confirmation_mails", eligible="pending")
+CONFIRMATIONS = SendQueue("confirmation_mails", eligible="pending")
 
 
 async def _decide(conn: Connection, subscriber_id: str, at: datetime, limit: int) -> str | None:
@@ -62,7 +62,7 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
             if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", _INGEST_LOCK):
                 return filed
             row = await conn.fetchrow(
-                "select tx_id::text, position from projection_cursors where name = $1", OUTBOX
+                "select tx_id::text, position from outbox_cursors where name = $1", OUTBOX
             )
             cursor = Cursor(int(row[0]), row[1]) if row else Cursor()
             batch = await STORE.read_after(conn, cursor, limit=page)
@@ -71,7 +71,7 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
             for rec in batch:
                 if rec.type != "SubscriptionRequested":
                     continue
-                sid = subscriber_of(rec.stream_id)
+                sid = SUBSCRIBER.key(rec.stream_id)
                 reason = await _decide(conn, sid, rec.recorded_at, daily_limit)
                 filed += await conn.fetchval(
                     "with ins as (insert into confirmation_mails"
@@ -86,7 +86,7 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
                 )
             last = batch[-1].cursor
             await conn.execute(
-                "insert into projection_cursors (name, tx_id, position)"
+                "insert into outbox_cursors (name, tx_id, position)"
                 " values ($1, $2::text::xid8, $3)"
                 " on conflict (name) do update set tx_id = excluded.tx_id,"
                 " position = excluded.position, updated_at = now()",
@@ -99,11 +99,11 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
 
 
 @dataclass
-class ConfirmationKind:
-    """Confirmation mails as a ``dispatch.Kind``."""
+class ConfirmationMails:
+    """Confirmation mails as a ``dispatch.MailStream``."""
 
     settings: Settings
-    queue: Queue = CONFIRMATIONS
+    queue: SendQueue = CONFIRMATIONS
     clock: Clock = field(default=system_clock, kw_only=True)
     """Dates the confirm links' tokens (they expire after three days)."""
 

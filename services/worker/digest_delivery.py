@@ -6,8 +6,8 @@ per (week, subscriber). A delivery appends ``DigestDelivered`` to the subscriber
 stream in the transaction that settles the row (which is locked and must not be
 ``sent`` already), so the log records each message the server accepted, and a
 duplicate, should an operator ever re-send an ``unknown`` row that had arrived, shows
-in the ledger as ``deliveries > 1``. A 5xx appends ``DigestBounced`` (permanent); the
-third permanent bounce unsubscribes (``Unsubscribed``, reason ``bounce``).
+in the ledger as ``deliveries > 1``. A 5xx appends ``DigestBounced`` (permanent); what
+repeated bounces lead to is the subscriber rules' (``subscriptions.record_digest_outcome``).
 """
 
 from __future__ import annotations
@@ -19,22 +19,20 @@ from datetime import datetime
 from services.core import digest_issues
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
-from services.core.events import DigestBounced, DigestDelivered, Event, Unsubscribed
+from services.core.events import DigestBounced, DigestDelivered
 from services.core.mail_render import UNSUBSCRIBE_URL
 from services.core.store import Connection, Pool
-from services.core.subscriptions import subscriber_stream
+from services.core.streams import SUBSCRIBER
+from services.core.subscriptions import record_digest_outcome
 from services.core.tokens import Purpose, Tokens
 from services.core.weeks import IsoWeek
-from services.core.writes import STORE, append
 from services.worker.mime import MailTemplate, Outgoing, mail_domain
 
 from .dispatch import Dispatcher, Progress
-from .send_queue import Claimed, Queue
+from .send_queue import Claimed, SendQueue
 from .smtp import Attempt
 
-BOUNCES_TO_UNSUBSCRIBE = 3
-
-RECIPIENTS = Queue("digest_recipients", eligible="confirmed")
+RECIPIENTS = SendQueue("digest_recipients", eligible="confirmed")
 
 
 def message_id(week: IsoWeek, subscriber_id: str, domain: str) -> str:
@@ -43,13 +41,13 @@ def message_id(week: IsoWeek, subscriber_id: str, domain: str) -> str:
 
 
 @dataclass
-class DigestKind:
-    """One issued week's recipients as a ``dispatch.Kind``."""
+class DigestMails:
+    """One issued week's digest to its frozen recipients, as a ``dispatch.MailStream``."""
 
     settings: Settings
     week: IsoWeek
     template: MailTemplate
-    queue: Queue = RECIPIENTS
+    queue: SendQueue = RECIPIENTS
     clock: Clock = field(default=system_clock, kw_only=True)
     """Dates the unsubscribe links' tokens."""
 
@@ -61,8 +59,8 @@ class DigestKind:
     @classmethod
     async def load(
         cls, conn: Connection, settings: Settings, week: IsoWeek, *, clock: Clock = system_clock
-    ) -> DigestKind | None:
-        """The kind for an issued ``week``; ``None`` if it was never issued."""
+    ) -> DigestMails | None:
+        """The digest mails of an issued ``week``; ``None`` if it was never issued."""
         mail = await digest_issues.issued_mail(conn, week)
         if mail is None:
             return None
@@ -94,30 +92,23 @@ class DigestKind:
         )
 
     async def _outcome(
-        self, conn: Connection, item: Claimed, event: Event, state: str, attempt: Attempt | None
+        self,
+        conn: Connection,
+        item: Claimed,
+        outcome: DigestDelivered | DigestBounced,
+        state: str,
+        attempt: Attempt | None,
     ) -> None:
-        # A row the reaper marked unknown while we were sending is known now; a row
-        # already sent (by a sender that outlived its lease) is not recorded twice.
-        # The stream's version comes back with the update: one round trip fewer per
-        # message (``append`` still refuses it if another writer got there first).
-        stream = subscriber_stream(item.subscriber_id)
-        version: int | None = await conn.fetchval(
-            "update digest_recipients set state = $2, code = $3, detail = $4,"
-            " lease_owner = null, lease_until = null, updated_at = now()"
-            " where id = $1 and state <> 'sent'"
-            " returning (select coalesce(max(stream_version), 0) from events"
-            "   where stream_id = $5)",
+        version = await self.queue.settle_unless_sent(
+            conn,
             item.id,
             state,
-            attempt.code if attempt else None,
-            attempt.detail if attempt else None,
-            stream,
+            code=attempt.code if attempt else None,
+            detail=attempt.detail if attempt else None,
+            version_of=SUBSCRIBER.name(item.subscriber_id),
         )
-        if version is None:
-            return
-        await append(conn, stream, [event], expected_version=version)
-        if isinstance(event, DigestBounced) and event.permanent:
-            await _unsubscribe_after_bounces(conn, item.subscriber_id, stream)
+        if version is not None:
+            await record_digest_outcome(conn, item.subscriber_id, outcome, expected_version=version)
 
     async def delivered(self, conn: Connection, item: Claimed, message: Outgoing) -> None:
         event = DigestDelivered(week=str(self.week), message_id=message.message_id)
@@ -128,19 +119,6 @@ class DigestKind:
     ) -> None:
         event = DigestBounced(week=str(self.week), code=attempt.code or 0, permanent=permanent)
         await self._outcome(conn, item, event, "bounced" if permanent else "failed", attempt)
-
-
-async def _unsubscribe_after_bounces(conn: Connection, subscriber_id: str, stream: str) -> None:
-    row = await conn.fetchrow(
-        "select status, bounces from subscribers where subscriber_id = $1::uuid", subscriber_id
-    )
-    if row and row[0] in ("pending", "confirmed") and row[1] >= BOUNCES_TO_UNSUBSCRIBE:
-        await append(
-            conn,
-            stream,
-            [Unsubscribed(reason="bounce")],
-            expected_version=await STORE.stream_version(conn, stream),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +144,10 @@ async def send_week(
     nothing is left. Safe to run from several processes at once."""
     async with pool.acquire() as conn:
         reaped = await RECIPIENTS.reap(conn)
-        kind = await DigestKind.load(conn, settings, week, clock=clock)
-    if kind is None:
+        mails = await DigestMails.load(conn, settings, week, clock=clock)
+    if mails is None:
         return WeekRun(week, Progress(), reaped.unknown, complete=False)
-    dispatcher = Dispatcher(pool, settings, kind, on_progress=on_progress, clock=clock)
+    dispatcher = Dispatcher(pool, settings, mails, on_progress=on_progress, clock=clock)
     progress = await dispatcher.run(budget=budget)
     complete = await digest_issues.complete_if_done(pool, week)
     return WeekRun(week, progress, reaped.unknown, complete)

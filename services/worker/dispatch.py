@@ -28,10 +28,10 @@ from typing import Protocol
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.store import Connection, Pool
-from services.core.writes import retrying
+from services.core.writes import run_write_on
 from services.worker.mime import Outgoing, mail_domain
 
-from .send_queue import Claimed, Queue
+from .send_queue import Claimed, SendQueue
 from .smtp import Attempt, Result, SmtpLink, SmtpUnavailableError
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,13 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 3600.0
 
 
-class Kind(Protocol):
-    """What differs between confirmation mails and the digest. ``delivered`` and
-    ``refused`` run inside the dispatcher's transaction and settle the row."""
+class MailStream(Protocol):
+    """One stream of mail to send: confirmation mails, or one week's digest. What
+    differs between them: which rows are due, the message, and what its outcome
+    records. ``delivered`` and ``refused`` run inside the dispatcher's transaction and
+    settle the row."""
 
-    queue: Queue
+    queue: SendQueue
 
     async def claim(
         self, conn: Connection, owner: str, limit: int, lease: float
@@ -80,11 +82,11 @@ class Progress:
 
 @dataclass
 class Dispatcher:
-    """Sends what ``kind`` has due, until nothing is due or the time budget is spent."""
+    """Sends what ``mail`` has due, until nothing is due or the time budget is spent."""
 
     pool: Pool
     settings: Settings
-    kind: Kind
+    mail: MailStream
     owner: str = field(default_factory=lambda: f"sender-{uuid.uuid4().hex[:12]}")
     on_progress: Callable[[Progress], None] | None = None
     clock: Clock = system_clock
@@ -121,7 +123,7 @@ class Dispatcher:
             # pool: this one may be unusable if a cancel interrupted its query.
             async with self.pool.acquire() as conn:
                 async with conn.transaction():
-                    batch = await self.kind.claim(
+                    batch = await self.mail.claim(
                         conn, self.owner, s.mail_batch_size, s.mail_lease_seconds
                     )
                 if not batch:
@@ -131,12 +133,12 @@ class Dispatcher:
     async def _send_batch(
         self, conn: Connection, link: SmtpLink, batch: list[Claimed], deadline: float | None
     ) -> None:
-        queue, s = self.kind.queue, self.settings
+        queue, s = self.mail.queue, self.settings
         upcoming = batch
         try:
             current, upcoming = await self._step(conn, None, upcoming, deadline)
             while current is not None:
-                message = self.kind.compose(current, self.clock())
+                message = self.mail.compose(current, self.clock())
                 try:
                     attempt = await link.send(self.sender, message)
                 except SmtpUnavailableError as exc:
@@ -173,10 +175,10 @@ class Dispatcher:
         """One transaction: record ``done``'s outcome, then mark the next eligible row of
         ``upcoming`` ``sending``. Returns that row (``None`` when the batch is over, the
         time is up or the lease was lost) and the rows after it."""
-        queue, s = self.kind.queue, self.settings
+        queue, s = self.mail.queue, self.settings
         go_on = self._more(deadline)
 
-        async def work(conn: Connection) -> tuple[str | None, int, int]:
+        async def record_and_start_next(conn: Connection) -> tuple[str | None, int, int]:
             outcome = await self._record(conn, *done) if done is not None else None
             skipped = 0
             for i, item in enumerate(upcoming if go_on else ()):
@@ -189,7 +191,7 @@ class Dispatcher:
                 skipped += 1
             return outcome, skipped, -1
 
-        outcome, skipped, index = await retrying(conn, work)
+        outcome, skipped, index = await run_write_on(conn, record_and_start_next)
         if outcome is not None:
             setattr(self.progress, outcome, getattr(self.progress, outcome) + 1)
         self.progress.skipped += skipped
@@ -202,18 +204,18 @@ class Dispatcher:
         self, conn: Connection, item: Claimed, message: Outgoing, attempt: Attempt
     ) -> str:
         """Settle ``item`` by ``attempt``; returns the ``Progress`` field to count."""
-        queue, s = self.kind.queue, self.settings
+        queue, s = self.mail.queue, self.settings
         if attempt.result is Result.SENT:
-            await self.kind.delivered(conn, item, message)
+            await self.mail.delivered(conn, item, message)
             return "sent"
         if attempt.result is Result.BOUNCE:
-            await self.kind.refused(conn, item, attempt, permanent=True)
+            await self.mail.refused(conn, item, attempt, permanent=True)
             return "bounced"
         if attempt.result is Result.UNKNOWN:
             await queue.settle(conn, item.id, "unknown", detail=attempt.detail)
             return "unknown"
         if item.attempts + 1 >= s.mail_max_attempts:
-            await self.kind.refused(conn, item, attempt, permanent=False)
+            await self.mail.refused(conn, item, attempt, permanent=False)
             return "failed"
         delay = min(MAX_BACKOFF, s.mail_retry_seconds * 2**item.attempts)
         await queue.retry(

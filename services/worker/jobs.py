@@ -17,7 +17,7 @@ from services.core.health import WORKER_HEARTBEAT_KEY
 from services.core.projections.counters import compact
 from services.core.weeks import IsoWeek
 
-from .confirmations import CONFIRMATIONS, ConfirmationKind, ingest
+from .confirmations import CONFIRMATIONS, ConfirmationMails, ingest
 from .digest_delivery import send_week
 from .dispatch import Dispatcher
 from .schedule import Schedule
@@ -48,8 +48,8 @@ async def send_confirmations(ctx: Ctx) -> dict[str, int]:
     async with pool.acquire() as conn:
         reaped = await CONFIRMATIONS.reap(conn)
     filed = await ingest(pool, daily_limit=settings.confirm_daily_limit)
-    kind: ConfirmationKind = ctx["confirmation_kind"]
-    dispatcher = Dispatcher(pool, settings, kind, clock=ctx["clock"])
+    mails: ConfirmationMails = ctx["confirmation_mails"]
+    dispatcher = Dispatcher(pool, settings, mails, clock=ctx["clock"])
     progress = await dispatcher.run(budget=CONFIRMATION_BUDGET)
     return {"filed": filed, "sent": progress.sent, "unknown": reaped.unknown + progress.unknown}
 

@@ -38,7 +38,7 @@ class Reaped:
 
 
 @dataclass(frozen=True, slots=True)
-class Queue:
+class SendQueue:
     """State changes of one send queue; ``eligible`` is the subscriber status a row needs."""
 
     table: Table
@@ -124,6 +124,34 @@ class Queue:
             code,
             detail,
         )
+
+    async def settle_unless_sent(
+        self,
+        conn: Connection,
+        row_id: int,
+        state: str,
+        *,
+        code: int | None,
+        detail: str | None,
+        version_of: str,
+    ) -> int | None:
+        """``settle`` a row unless it is ``sent`` already (by a sender that outlived its
+        lease); a row the reaper marked ``unknown`` meanwhile is known now. Returns the
+        version of the stream ``version_of``, read in the same statement (one round
+        trip less per message), or ``None`` if the row was already sent."""
+        version: int | None = await conn.fetchval(
+            f"update {self.table} set state = $2, code = $3, detail = $4,"
+            " lease_owner = null, lease_until = null, updated_at = now()"
+            " where id = $1 and state <> 'sent'"
+            " returning (select coalesce(max(stream_version), 0) from events"
+            "   where stream_id = $5)",
+            row_id,
+            state,
+            code,
+            detail,
+            version_of,
+        )
+        return version
 
     async def retry(
         self,

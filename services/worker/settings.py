@@ -22,7 +22,7 @@ from services.core.clock import system_clock
 from services.core.config import load_settings
 from services.core.db import create_pool
 
-from .confirmations import ConfirmationKind
+from .confirmations import ConfirmationMails
 from .jobs import (
     Ctx,
     compact_counters,
@@ -48,7 +48,7 @@ async def startup(ctx: Ctx) -> None:
     ctx["schedule"] = _schedule
     ctx["clock"] = system_clock
     ctx["pool"] = await create_pool(settings.database_url, size=settings.smtp_connections + 4)
-    ctx["confirmation_kind"] = ConfirmationKind(settings, clock=system_clock)
+    ctx["confirmation_mails"] = ConfirmationMails(settings, clock=system_clock)
     await heartbeat(ctx)
 
 

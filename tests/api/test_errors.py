@@ -16,9 +16,10 @@ from litestar.exceptions import NotAuthorizedException
 from services.api.problems import explain
 from services.core.clock import fixed_clock
 from services.core.events import ComparisonWithdrawn
-from services.core.store import Pool
+from services.core.store import Connection, Pool
+from services.core.streams import COMPARISON
 from services.core.tokens import Purpose, Tokens
-from services.core.writes import STORE, append, with_retries
+from services.core.writes import append_at_current_version, run_write
 from tests.asgi import asgi_client
 from tests.conftest import NOW
 
@@ -171,16 +172,14 @@ async def test_bad_form_value_is_a_page(browser: httpx.AsyncClient, unchanged: U
 async def test_withdrawn_comparison_takes_no_votes(
     client: httpx.AsyncClient, browser: httpx.AsyncClient, app_pool: Pool, unchanged: Unchanged
 ) -> None:
-    async def withdraw(conn: object) -> None:
-        stream = f"comparison-{FILES_VS_AZURE}"
-        await append(
-            conn,  # type: ignore[arg-type]
-            stream,
+    async def withdraw(conn: Connection) -> None:
+        await append_at_current_version(
+            conn,
+            COMPARISON.name(FILES_VS_AZURE),
             [ComparisonWithdrawn(slug=FILES_VS_AZURE, reason="test")],
-            expected_version=await STORE.stream_version(conn, stream),  # type: ignore[arg-type]
         )
 
-    await with_retries(app_pool, withdraw)
+    await run_write(app_pool, withdraw)
     r = await unchanged(client.put(f"{VOTES}/{FILES}", json={"verdict": "ship"}))
     problem(r, 409, "comparison-withdrawn")
     r = await browser.get(f"/compare/{FILES_VS_AZURE}")

@@ -11,7 +11,7 @@ import pytest
 
 from services.core.errors import StreamVersionConflictError
 from services.core.events import BookmarkAdded, VoteCast
-from services.core.group_commit import committer
+from services.core.group_commit import group_committer
 from services.core.store import AppendResult, Pool
 
 
@@ -21,7 +21,7 @@ def _vote(tool: str = "a") -> VoteCast:
 
 async def test_concurrent_callers_each_get_their_own_rows(pool: Pool) -> None:
     streams = [f"reader-{uuid.uuid4()}" for _ in range(60)]
-    group = committer(pool)
+    group = group_committer(pool)
     results = await asyncio.gather(
         *(group.append(s, [_vote()], expected_version=0) for s in streams)
     )
@@ -29,13 +29,13 @@ async def test_concurrent_callers_each_get_their_own_rows(pool: Pool) -> None:
     assert len({r.recorded[0].position for r in results}) == 60
     assert await pool.fetchval("select count(*) from events") == 60
     assert await pool.fetchval("select count(*) from reader_votes") == 60
-    assert committer(pool) is group
+    assert group_committer(pool) is group
 
 
 async def test_same_version_twice_exactly_one_wins(pool: Pool) -> None:
     stream = f"reader-{uuid.uuid4()}"
     outcomes = await asyncio.gather(
-        *(committer(pool).append(stream, [_vote(t)], expected_version=0) for t in "ab"),
+        *(group_committer(pool).append(stream, [_vote(t)], expected_version=0) for t in "ab"),
         return_exceptions=True,
     )
     assert sorted(type(o).__name__ for o in outcomes) == [
@@ -47,7 +47,7 @@ async def test_same_version_twice_exactly_one_wins(pool: Pool) -> None:
 
 async def test_a_partly_conflicting_request_writes_nothing_and_others_commit(pool: Pool) -> None:
     busy, free = f"reader-{uuid.uuid4()}", f"reader-{uuid.uuid4()}"
-    group = committer(pool)
+    group = group_committer(pool)
     await group.append(busy, [BookmarkAdded(tool="x")], expected_version=0)
     stale, fine = await asyncio.gather(
         group.append(busy, [BookmarkAdded(tool="y"), BookmarkAdded(tool="z")], expected_version=0),
@@ -62,7 +62,7 @@ async def test_a_partly_conflicting_request_writes_nothing_and_others_commit(poo
 
 async def test_a_failing_request_fails_alone(pool: Pool) -> None:
     good = [f"reader-{uuid.uuid4()}" for _ in range(5)]
-    group = committer(pool)
+    group = group_committer(pool)
     outcomes = await asyncio.gather(
         group.append("reader-not-a-uuid", [_vote()], expected_version=0),
         *(group.append(s, [_vote()], expected_version=0) for s in good),
@@ -74,7 +74,7 @@ async def test_a_failing_request_fails_alone(pool: Pool) -> None:
 
 
 async def test_a_cancelled_caller_does_not_break_the_group(pool: Pool) -> None:
-    group = committer(pool)
+    group = group_committer(pool)
     first = asyncio.create_task(
         group.append(f"reader-{uuid.uuid4()}", [_vote()], expected_version=0)
     )

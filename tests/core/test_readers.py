@@ -21,8 +21,11 @@ from services.core.errors import (
 )
 from services.core.events import ComparisonWithdrawn, Verdict
 from services.core.projections.community import tally_subject
+from services.core.reader_state import ReaderState, reader_state
 from services.core.store import Pool
-from services.core.writes import STORE, append
+from services.core.streams import COMPARISON
+from services.core.tallies import Tally
+from services.core.writes import append_at_current_version
 from tests.conftest import NOW
 
 CMP = "claude-files-api-vs-azure-ai-foundry-voice-router"
@@ -47,18 +50,20 @@ async def tally(pool: Pool, tool: str) -> tuple[int, int]:
 
 async def test_vote_change_withdraw(catalog: Pool) -> None:
     r = new_reader()
-    state = await reader_actions.cast_vote(catalog, r, CMP, A, "ship")
-    assert state.vote(CMP, A) == "ship"  # the response already shows the reader's own vote
+    outcome = await reader_actions.cast_vote(catalog, r, CMP, A, "ship")
+    # The answer already shows the reader's own vote, and the tally with it.
+    assert outcome.state.vote(CMP, A) == "ship"
+    assert (outcome.tally.ship, outcome.tally.skip, outcome.tally.ship_pct) == (1, 0, 100)
     await reader_actions.cast_vote(catalog, r, CMP, B, "skip")
     assert (await tally(catalog, A), await tally(catalog, B)) == ((1, 0), (0, 1))
 
-    state = await reader_actions.cast_vote(catalog, r, CMP, A, "skip")
-    assert state.vote(CMP, A) == "skip"
-    assert await tally(catalog, A) == (0, 1)
+    outcome = await reader_actions.cast_vote(catalog, r, CMP, A, "skip")
+    assert outcome.state.vote(CMP, A) == "skip"
+    assert await tally(catalog, A) == (0, 1) == (outcome.tally.ship, outcome.tally.skip)
 
-    state = await reader_actions.withdraw_vote(catalog, r, CMP, A)
-    assert state.vote(CMP, A) is None
-    assert await tally(catalog, A) == (0, 0)
+    outcome = await reader_actions.withdraw_vote(catalog, r, CMP, A)
+    assert outcome.state.vote(CMP, A) is None
+    assert await tally(catalog, A) == (0, 0) == (outcome.tally.ship, outcome.tally.skip)
 
 
 async def test_repeating_a_vote_or_withdrawal_appends_nothing(catalog: Pool) -> None:
@@ -77,9 +82,9 @@ async def test_idempotency_key_makes_a_retry_harmless(catalog: Pool) -> None:
     r = new_reader()
     await reader_actions.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
     await reader_actions.cast_vote(catalog, r, CMP, A, "skip")
-    state = await reader_actions.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
-    assert state.vote(CMP, A) == "skip", "the retried request must not re-cast its vote"
-    assert await tally(catalog, A) == (0, 1)
+    retried = await reader_actions.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
+    assert retried.state.vote(CMP, A) == "skip", "the retried request must not re-cast its vote"
+    assert await tally(catalog, A) == (0, 1) == (retried.tally.ship, retried.tally.skip)
 
 
 @pytest.mark.parametrize(
@@ -103,12 +108,8 @@ async def test_bad_targets_have_distinct_errors_and_append_nothing(
 
 async def test_withdrawn_comparison_takes_no_votes(catalog: Pool) -> None:
     async with catalog.acquire() as conn, conn.transaction():
-        stream = f"comparison-{CMP}"
-        await append(
-            conn,
-            stream,
-            [ComparisonWithdrawn(slug=CMP, reason="test")],
-            expected_version=await STORE.stream_version(conn, stream),
+        await append_at_current_version(
+            conn, COMPARISON.name(CMP), [ComparisonWithdrawn(slug=CMP, reason="test")]
         )
     before = await catalog.fetchval("select count(*) from events")
     with pytest.raises(ComparisonWithdrawnError):
@@ -182,25 +183,32 @@ async def test_the_returned_state_is_what_the_projection_holds(
     catalog: Pool, actions: list[tuple[int, str, str, bool]]
 ) -> None:
     """The state a reader action answers with (computed, not re-read) always equals the
-    projection's rows read back, with or without an idempotency key; the comparison
-    page's tallies (from the day history) equal the counters."""
+    projection's rows read back, with or without an idempotency key, and so does the
+    tally a vote answers with; the comparison page's tallies (from the day history)
+    equal the counters."""
     people = [new_reader() for _ in range(3)]
     for who, action, tool, keyed in actions:
         r = people[who]
         key = str(uuid.uuid4()) if keyed else None
+        answered: Tally | None = None
+        state: ReaderState
         if action in VERDICTS:
             verdict = VERDICTS[action]
-            state = await reader_actions.cast_vote(
+            outcome = await reader_actions.cast_vote(
                 catalog, r, CMP, tool, verdict, idempotency_key=key
             )
+            state, answered = outcome.state, outcome.tally
         elif action == "withdraw":
-            state = await reader_actions.withdraw_vote(catalog, r, CMP, tool, idempotency_key=key)
+            outcome = await reader_actions.withdraw_vote(catalog, r, CMP, tool, idempotency_key=key)
+            state, answered = outcome.state, outcome.tally
         else:
             state = await reader_actions.set_bookmark(
                 catalog, r, tool, action == "bookmark", idempotency_key=key
             )
         async with catalog.acquire() as conn:
-            assert state == await reader_actions.reader_state(conn, r)
+            assert state == await reader_state(conn, r)
+            if answered is not None:  # one writer at a time: the tally is exact
+                assert answered == (await tallies.current(conn, [(CMP, tool)]))[(CMP, tool)]
     async with catalog.acquire() as conn:
         # The page's tallies come from the day history; they must be the live counters.
         page, _ = await read_models.comparison_with_history(conn, CMP, today=NOW.date())

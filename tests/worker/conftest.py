@@ -25,7 +25,7 @@ from services.core.store import Pool
 from services.core.subscriptions import confirm_subscription, request_subscription
 from services.core.weeks import IsoWeek
 from services.embedded import free_port
-from services.worker.confirmations import ConfirmationKind
+from services.worker.confirmations import ConfirmationMails
 from services.worker.digest_delivery import send_week
 from services.worker.schedule import Schedule
 from services.worker.settings import WorkerSettings
@@ -185,7 +185,7 @@ async def run_jobs(
                     "settings": settings,
                     "clock": clock,
                     "schedule": Schedule.parse(settings.digest_cron),
-                    "confirmation_kind": ConfirmationKind(settings, clock=clock),
+                    "confirmation_mails": ConfirmationMails(settings, clock=clock),
                 },
             )
             # Not worker.close(): arq calls redis' deprecated close() there.

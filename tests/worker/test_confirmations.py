@@ -10,7 +10,7 @@ import pytest
 from services.core import subscriptions as subs
 from services.core.config import Settings
 from services.core.store import Pool
-from services.worker.confirmations import ConfirmationKind, ingest
+from services.worker.confirmations import ConfirmationMails, ingest
 from services.worker.dispatch import Dispatcher, Progress
 
 from .conftest import Sink
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.calendar
 async def deliver(pool: Pool, settings: Settings) -> Progress:
     """One worker pass: file new requests from the log, then send what is due."""
     await ingest(pool, daily_limit=settings.confirm_daily_limit)
-    return await Dispatcher(pool, settings, ConfirmationKind(settings)).run()
+    return await Dispatcher(pool, settings, ConfirmationMails(settings)).run()
 
 
 async def states(pool: Pool) -> list[tuple[str, str | None]]:
@@ -51,7 +51,7 @@ async def test_filing_is_idempotent_even_from_scratch(pool: Pool, settings: Sett
         await subs.request_subscription(pool, f"r{i}@example.com")
     filed = await asyncio.gather(*(ingest(pool, daily_limit=3) for _ in range(4)))
     assert sum(filed) == 5
-    await pool.execute("delete from projection_cursors where name = 'confirmation-outbox'")
+    await pool.execute("delete from outbox_cursors where name = 'confirmation-outbox'")
     assert await ingest(pool, daily_limit=3) == 0, "a lost cursor re-reads but files nothing twice"
     assert await pool.fetchval("select count(*) from confirmation_mails") == 5
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 import pytest
 
-from services.core import digest_issues, reader_actions
+from services.core import digest_content, digest_issues, reader_actions
 from services.core.config import Settings
 from services.core.db import connect
 from services.core.digest_issues import IssueOutcome
@@ -63,16 +63,16 @@ async def test_content_panel_community_and_the_biggest_split(
             pool, str(uuid.uuid4()), FILES_VS_AZURE, "claude-files-api", verdict
         )
     async with pool.acquire() as conn:
-        content = await digest_issues.assemble(conn, IsoWeek.parse(WEEK), settings.public_url)
+        content = await digest_content.assemble(conn, IsoWeek.parse(WEEK), settings.public_url)
     assert [c.published_at.isoformat()[:10] for c in content.comparisons] == [
         "2026-11-17",
         "2026-11-19",
     ]
-    first = content.comparisons[0].tools[0]
-    assert (first.panel_pct, first.panel_ship, first.panel_reviews) == (100, 4, 4)
+    first = content.comparisons[0].sides[0]
+    assert (first.panel.ship_pct, first.panel.ship, len(first.panel.reviews)) == (100, 4, 4)
     assert (first.community.ship, first.community.skip, first.community.ship_pct) == (2, 10, 17)
     (split,) = content.splits
-    assert (split.tool, split.panel_pct, split.community_pct, split.gap) == (
+    assert (split.tool.slug, split.panel_pct, split.community.ship_pct, split.gap) == (
         "claude-files-api",
         100,
         17,

@@ -6,7 +6,7 @@ from litestar import Controller, delete, get, put
 from litestar.di import NamedDependency
 
 from services.core import read_models, reader_actions
-from services.core.reader_actions import ReaderState
+from services.core.reader_state import ReaderState
 from services.core.store import Pool
 
 from ..problems import problem_responses
@@ -15,7 +15,7 @@ from .schemas import BookmarkList, IdempotencyKey, SlugPath
 
 async def _bookmarks(pool: Pool, state: ReaderState) -> BookmarkList:
     async with pool.acquire() as conn:
-        return BookmarkList(tools=await read_models.bookmarked_tools(conn, state))
+        return BookmarkList(tools=await read_models.bookmarked_tools(conn, state.bookmarks))
 
 
 class BookmarksController(Controller):
@@ -28,8 +28,8 @@ class BookmarksController(Controller):
     ) -> BookmarkList:
         """The caller's bookmarked tools, oldest bookmark first."""
         async with pool.acquire() as conn:
-            state = await reader_actions.reader_state(conn, reader_id)
-        return await _bookmarks(pool, state)
+            bookmarks = await read_models.bookmarks_of(conn, reader_id)
+        return BookmarkList(tools=[b.tool for b in bookmarks])
 
     @put("/{tool:str}", responses=problem_responses(400, 403, 404, 409))
     async def add_bookmark(

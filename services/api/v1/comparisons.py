@@ -12,9 +12,10 @@ from litestar.params import JSONBody, QueryParameter
 
 from services.core import read_models, reader_actions, tallies
 from services.core.clock import Clock
-from services.core.read_models import CommunityTally
+from services.core.reader_actions import VoteOutcome
+from services.core.reader_state import reader_state
 from services.core.store import Pool
-from services.core.tallies import Tally
+from services.core.tallies import NO_VOTES
 
 from ..problems import problem_responses
 from ..security import RATE_LIMIT, VOTES
@@ -38,14 +39,9 @@ AsOf = Annotated[
 ]
 
 
-async def _vote_result(
-    pool: Pool, state: reader_actions.ReaderState, slug: str, tool: str
-) -> VoteResult:
-    async with pool.acquire() as conn:
-        tally = (await tallies.current(conn, [(slug, tool)]))[(slug, tool)]
-    return VoteResult(
-        comparison=slug, tool=tool, verdict=state.vote(slug, tool), tally=CommunityTally.of(tally)
-    )
+def _vote_result(outcome: VoteOutcome, slug: str, tool: str) -> VoteResult:
+    verdict = outcome.state.vote(slug, tool)
+    return VoteResult(comparison=slug, tool=tool, verdict=verdict, tally=outcome.tally)
 
 
 class ComparisonsController(Controller):
@@ -71,10 +67,10 @@ class ComparisonsController(Controller):
             comparison, history = await read_models.comparison_with_history(
                 conn, slug, today=clock().date()
             )
-            state = await reader_actions.reader_state(conn, reader_id)
+            state = await reader_state(conn, reader_id)
         tools = list(comparison.tools)
         standing = ReaderStanding(
-            votes={v.tool: v.verdict for v in state.votes if v.comparison == slug},
+            votes=state.votes_in(slug),
             bookmarked=[t for t in tools if t in state.bookmarks],
         )
         return ComparisonDetail(comparison=comparison, history=history, reader=standing)
@@ -95,7 +91,7 @@ class ComparisonsController(Controller):
         return TallyReport(
             comparison=slug,
             as_of=as_of,
-            tallies={t: CommunityTally.of(found.get((slug, t), Tally.of(0, 0))) for t in tools},
+            tallies={t: found.get((slug, t), NO_VOTES) for t in tools},
         )
 
     @put(
@@ -114,7 +110,7 @@ class ComparisonsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> VoteResult:
         """Make ``verdict`` the caller's standing vote on the tool (voting again changes it)."""
-        state = await reader_actions.cast_vote(
+        outcome = await reader_actions.cast_vote(
             pool,
             reader_id,
             slug,
@@ -123,7 +119,7 @@ class ComparisonsController(Controller):
             idempotency_key=idempotency_key,
             request_id=request_id,
         )
-        return await _vote_result(pool, state, slug, tool)
+        return _vote_result(outcome, slug, tool)
 
     @delete(
         "/{slug:str}/votes/{tool:str}",
@@ -141,7 +137,7 @@ class ComparisonsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> VoteResult:
         """Withdraw the caller's vote on the tool; withdrawing no vote changes nothing."""
-        state = await reader_actions.withdraw_vote(
+        outcome = await reader_actions.withdraw_vote(
             pool,
             reader_id,
             slug,
@@ -149,4 +145,4 @@ class ComparisonsController(Controller):
             idempotency_key=idempotency_key,
             request_id=request_id,
         )
-        return await _vote_result(pool, state, slug, tool)
+        return _vote_result(outcome, slug, tool)

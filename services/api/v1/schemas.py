@@ -8,14 +8,13 @@ from typing import Annotated, Literal
 import msgspec
 from litestar.params import HeaderParameter, PathParameter
 
-from services.core.events import Verdict
+from services.core.events import Tool, Verdict
 from services.core.read_models import (
-    CommunityTally,
     Comparison,
     ComparisonSummary,
-    Tool,
     ToolHistory,
 )
+from services.core.tallies import Tally
 
 IdempotencyKey = Annotated[
     str | None,
@@ -59,7 +58,7 @@ class TallyReport(msgspec.Struct, frozen=True, kw_only=True):
 
     comparison: str
     as_of: datetime | None
-    tallies: dict[str, CommunityTally]
+    tallies: dict[str, Tally]
 
 
 class VoteRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,7 +71,7 @@ class VoteResult(msgspec.Struct, frozen=True, kw_only=True):
     comparison: str
     tool: str
     verdict: Verdict | None
-    tally: CommunityTally
+    tally: Tally
 
 
 class BookmarkList(msgspec.Struct, frozen=True, kw_only=True):

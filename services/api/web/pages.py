@@ -8,8 +8,9 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from services.core import read_models, reader_actions
+from services.core import read_models
 from services.core.clock import Clock
+from services.core.reader_state import reader_state
 from services.core.store import Pool
 
 from ..problems import PROBLEMS
@@ -54,9 +55,9 @@ class PagesController(Controller):
         today = clock().date()
         async with pool.acquire() as conn:
             comparison, history = await read_models.comparison_with_history(conn, slug, today=today)
-            state = await reader_actions.reader_state(conn, reader_id)
+            state = await reader_state(conn, reader_id)
         names = {s.tool.slug: s.tool.name for s in comparison.sides}
-        standing = {v.tool: v.verdict for v in state.votes if v.comparison == slug}
+        standing = state.votes_in(slug)
         notice = _notice(done, names.get(tool or ""), standing.get(tool or ""))
         return Template(
             "compare.html",
@@ -79,13 +80,22 @@ class PagesController(Controller):
     ) -> Template:
         """The reader's bookmarked tools, each with the comparisons it appears in."""
         async with pool.acquire() as conn:
-            state = await reader_actions.reader_state(conn, reader_id)
-            tools = await read_models.bookmarked_tools(conn, state)
-            appears = {t.slug: await read_models.comparisons_with_tool(conn, t.slug) for t in tools}
-            name = (await read_models.tools_by_slug(conn, [tool])).get(tool) if tool else None
-        notice = _notice(done, name.name if name else None, None)
+            bookmarks = await read_models.bookmarks_of(conn, reader_id)
+            names = {b.tool.slug: b.tool.name for b in bookmarks}
+            if tool and tool not in names:  # the notice of a removal names a tool gone
+                names.update(
+                    {t.slug: t.name for t in await read_models.bookmarked_tools(conn, [tool])}
+                )
+        notice = _notice(done, names.get(tool or ""), None)
         return Template(
-            "bookmarks.html", context={"tools": tools, "appears": appears, "notice": notice}
+            "bookmarks.html",
+            context={
+                "tools": [b.tool for b in bookmarks],
+                "appears": {
+                    b.tool.slug: [(c.slug, c.title) for c in b.comparisons] for b in bookmarks
+                },
+                "notice": notice,
+            },
         )
 
     @get("/problems/{name:str}", name="problem")

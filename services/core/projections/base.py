@@ -24,22 +24,36 @@ S = TypeVar("S")
 
 
 @dataclass(frozen=True)
-class Tables:
-    """Physical table names: the live ones, or the ``__rebuild`` copies replay fills."""
+class TableSet:
+    """Where a projection writes: the live tables, or the ``__rebuild`` copies replay fills."""
 
     suffix: str = ""
 
-    def __call__(self, logical: str) -> str:
-        """The quoted identifier, for SQL text."""
-        return f'"{self.raw(logical)}"'
+    def quoted(self, table: str) -> str:
+        """The physical table's quoted identifier, for SQL text."""
+        return f'"{self.bare(table)}"'
 
-    def raw(self, logical: str) -> str:
-        """The bare name, for asyncpg's COPY helpers."""
-        return f"{logical}{self.suffix}"
+    def bare(self, table: str) -> str:
+        """The physical table's bare name, for asyncpg's COPY helpers."""
+        return f"{table}{self.suffix}"
 
 
-LIVE = Tables()
-REBUILD = Tables("__rebuild")
+LIVE_TABLES = TableSet()
+REBUILD_TABLES = TableSet("__rebuild")
+
+
+def upsert_sql(
+    table: str, columns: Sequence[str], key: Sequence[str], keep: Sequence[str] = ()
+) -> str:
+    """``insert ... on conflict (key) do update`` of every column but ``key`` and ``keep``,
+    one ``$n`` parameter per column in order."""
+    params = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    skip = {*key, *keep}
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in skip)
+    return (
+        f"insert into {table} ({', '.join(columns)}) values ({params})"
+        f" on conflict ({', '.join(key)}) do update set {updates}"
+    )
 
 
 class Projection(Protocol[S]):
@@ -51,23 +65,23 @@ class Projection(Protocol[S]):
 
     def empty(self) -> S: ...
 
-    async def load(self, conn: Connection, t: Tables, events: Sequence[Recorded]) -> S: ...
+    async def load(self, conn: Connection, into: TableSet, events: Sequence[Recorded]) -> S: ...
 
     def apply(self, state: S, rec: Recorded) -> None: ...
 
-    async def flush(self, conn: Connection, t: Tables, state: S) -> None: ...
+    async def flush(self, conn: Connection, into: TableSet, state: S) -> None: ...
 
-    async def dump(self, conn: Connection, t: Tables, state: S) -> None: ...
+    async def dump(self, conn: Connection, into: TableSet, state: S) -> None: ...
 
 
 async def project(
-    conn: Connection, projection: Projection[S], t: Tables, events: Sequence[Recorded]
+    conn: Connection, projection: Projection[S], into: TableSet, events: Sequence[Recorded]
 ) -> None:
-    """Apply ``events`` to the tables ``t`` on ``conn`` (inline and catch-up path)."""
+    """Apply ``events`` to the tables ``into`` on ``conn`` (inline and catch-up path)."""
     relevant = [e for e in events if e.type in projection.handles]
     if not relevant:
         return
-    state = await projection.load(conn, t, relevant)
+    state = await projection.load(conn, into, relevant)
     for rec in relevant:
         projection.apply(state, rec)
-    await projection.flush(conn, t, state)
+    await projection.flush(conn, into, state)

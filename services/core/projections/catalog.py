@@ -1,4 +1,9 @@
-"""Catalog read model: tools and comparisons as currently published."""
+"""Catalog read model: tools and comparisons as currently published.
+
+``tools`` has a column per field of ``events.Tool`` (``TOOL_COLUMNS``) plus when it was
+listed and last revised; ``comparisons`` keeps each side's notes and the panel's
+reviews as one jsonb ``doc`` (``ComparisonDoc``).
+"""
 
 from __future__ import annotations
 
@@ -9,33 +14,55 @@ from datetime import datetime
 import msgspec
 
 from ..events import (
+    TOOL_FIELDS,
     ComparisonPublished,
     ComparisonRevised,
     ComparisonWithdrawn,
     Review,
-    Side,
+    SideNotes,
+    Tool,
     ToolListed,
 )
 from ..store import Connection, Recorded
-from .base import Tables
+from ..streams import COMPARISON, TOOL
+from .base import TableSet, upsert_sql
+
+TOOL_COLUMNS = ", ".join(TOOL_FIELDS)
+"""The ``tools`` columns that hold a ``Tool``, in its field order."""
 
 
 class ComparisonDoc(msgspec.Struct, frozen=True, kw_only=True):
-    sides: tuple[Side, ...]
+    """The ``comparisons.doc`` column: each side's notes and the panel's reviews."""
+
+    sides: tuple[SideNotes, ...]
     reviews: tuple[Review, ...]
+
+
+_doc_encoder = msgspec.json.Encoder()
+_doc_decoder = msgspec.json.Decoder(ComparisonDoc)
+
+
+def decode_doc(text: str | bytes) -> ComparisonDoc:
+    """A ``comparisons.doc`` value, as read with ``doc::text``."""
+    return _doc_decoder.decode(text)
+
+
+def tool_of(row: Sequence[object]) -> Tool:
+    """The ``Tool`` in a row whose first columns are ``TOOL_COLUMNS``."""
+    return Tool(**dict(zip(TOOL_FIELDS, row[: len(TOOL_FIELDS)], strict=True)))  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)
 class ToolRow:
-    slug: str
-    name: str
-    vendor: str
-    category: str
-    tagline: str
-    description: str
-    pricing_entry: str
+    tool: Tool
     listed_at: datetime
     revised_at: datetime
+
+    def values(self) -> tuple[object, ...]:
+        return (*(getattr(self.tool, f) for f in TOOL_FIELDS), self.listed_at, self.revised_at)
+
+
+_TOOL_ROW_COLUMNS = (*TOOL_FIELDS, "listed_at", "revised_at")
 
 
 @dataclass(slots=True)
@@ -48,6 +75,21 @@ class ComparisonRow:
     doc: ComparisonDoc
     withdrawn_at: datetime | None = None
 
+    def values(self) -> tuple[object, ...]:
+        doc = _doc_encoder.encode(self.doc).decode()
+        return (
+            self.slug,
+            self.title,
+            self.published_at,
+            self.tool_a,
+            self.tool_b,
+            doc,
+            self.withdrawn_at,
+        )
+
+
+_CMP_COLUMNS = ("slug", "title", "published_at", "tool_a", "tool_b", "doc", "withdrawn_at")
+
 
 @dataclass(slots=True)
 class CatalogState:
@@ -55,19 +97,6 @@ class CatalogState:
     comparisons: dict[str, ComparisonRow] = field(default_factory=dict)
     dirty_tools: set[str] = field(default_factory=set)
     dirty_comparisons: set[str] = field(default_factory=set)
-
-
-_doc_encoder = msgspec.json.Encoder()
-_doc_decoder = msgspec.json.Decoder(ComparisonDoc)
-
-_TOOL_COLS = (
-    "slug, name, vendor, category, tagline, description, pricing_entry, listed_at, revised_at"
-)
-_CMP_COLS = "slug, title, published_at, tool_a, tool_b, doc, withdrawn_at"
-
-
-def _slug_of(rec: Recorded) -> str:
-    return rec.stream_id.split("-", 1)[1]
 
 
 class CatalogProjection:
@@ -88,42 +117,38 @@ class CatalogProjection:
     def empty(self) -> CatalogState:
         return CatalogState()
 
-    async def load(self, conn: Connection, t: Tables, events: Sequence[Recorded]) -> CatalogState:
+    async def load(
+        self, conn: Connection, into: TableSet, events: Sequence[Recorded]
+    ) -> CatalogState:
         state = CatalogState()
-        tools = [_slug_of(e) for e in events if e.stream_id.startswith("tool-")]
-        cmps = [_slug_of(e) for e in events if e.stream_id.startswith("comparison-")]
+        tools = [TOOL.key(e.stream_id) for e in events if TOOL.holds(e.stream_id)]
+        cmps = [COMPARISON.key(e.stream_id) for e in events if COMPARISON.holds(e.stream_id)]
         for r in await conn.fetch(
-            f"select {_TOOL_COLS} from {t('tools')} where slug = any($1)", tools
+            f"select {', '.join(_TOOL_ROW_COLUMNS)} from {into.quoted('tools')}"
+            " where slug = any($1)",
+            tools,
         ):
-            state.tools[r[0]] = ToolRow(*r)
+            state.tools[r[0]] = ToolRow(tool_of(tuple(r)), r["listed_at"], r["revised_at"])
         for r in await conn.fetch(
-            f"select slug, title, published_at, tool_a, tool_b, doc::text, withdrawn_at "
-            f"from {t('comparisons')} where slug = any($1)",
+            "select slug, title, published_at, tool_a, tool_b, doc::text, withdrawn_at"
+            f" from {into.quoted('comparisons')} where slug = any($1)",
             cmps,
         ):
             state.comparisons[r[0]] = ComparisonRow(
-                r[0], r[1], r[2], r[3], r[4], _doc_decoder.decode(r[5]), r[6]
+                r[0], r[1], r[2], r[3], r[4], decode_doc(r[5]), r[6]
             )
         return state
 
     def apply(self, state: CatalogState, rec: Recorded) -> None:
         ev = rec.event
         if isinstance(ev, ToolListed):  # ToolRevised subclasses it
-            listed = state.tools[ev.slug].listed_at if ev.slug in state.tools else rec.recorded_at
-            state.tools[ev.slug] = ToolRow(
-                ev.slug,
-                ev.name,
-                ev.vendor,
-                ev.category,
-                ev.tagline,
-                ev.description,
-                ev.pricing_entry,
-                listed,
-                rec.recorded_at,
-            )
+            old = state.tools.get(ev.slug)
+            tool = Tool(**msgspec.structs.asdict(ev))
+            listed = old.listed_at if old else rec.recorded_at
+            state.tools[ev.slug] = ToolRow(tool, listed, rec.recorded_at)
             state.dirty_tools.add(ev.slug)
         elif isinstance(ev, ComparisonPublished):  # ComparisonRevised subclasses it
-            old = state.comparisons.get(ev.slug)
+            prior = state.comparisons.get(ev.slug)
             state.comparisons[ev.slug] = ComparisonRow(
                 ev.slug,
                 ev.title,
@@ -131,77 +156,40 @@ class CatalogProjection:
                 ev.tools[0],
                 ev.tools[1],
                 ComparisonDoc(sides=ev.sides, reviews=ev.reviews),
-                old.withdrawn_at if old and isinstance(ev, ComparisonRevised) else None,
+                prior.withdrawn_at if prior and isinstance(ev, ComparisonRevised) else None,
             )
             state.dirty_comparisons.add(ev.slug)
         elif isinstance(ev, ComparisonWithdrawn) and ev.slug in state.comparisons:
             state.comparisons[ev.slug].withdrawn_at = rec.recorded_at
             state.dirty_comparisons.add(ev.slug)
 
-    async def flush(self, conn: Connection, t: Tables, state: CatalogState) -> None:
-        tools = [state.tools[s] for s in sorted(state.dirty_tools)]
+    async def flush(self, conn: Connection, into: TableSet, state: CatalogState) -> None:
+        tools = [state.tools[s].values() for s in sorted(state.dirty_tools)]
         if tools:
-            await conn.executemany(
-                f"insert into {t('tools')} ({_TOOL_COLS}) values ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
-                " on conflict (slug) do update set name = excluded.name,"
-                " vendor = excluded.vendor, category = excluded.category,"
-                " tagline = excluded.tagline, description = excluded.description,"
-                " pricing_entry = excluded.pricing_entry, revised_at = excluded.revised_at",
-                [_tool_tuple(r) for r in tools],
+            upsert = upsert_sql(
+                into.quoted("tools"), _TOOL_ROW_COLUMNS, ["slug"], keep=["listed_at"]
             )
-        cmps = [state.comparisons[s] for s in sorted(state.dirty_comparisons)]
+            await conn.executemany(upsert, tools)
+        cmps = [state.comparisons[s].values() for s in sorted(state.dirty_comparisons)]
         if cmps:
-            await conn.executemany(
-                f"insert into {t('comparisons')} ({_CMP_COLS})"
-                " values ($1,$2,$3,$4,$5,$6::jsonb,$7)"
-                " on conflict (slug) do update set title = excluded.title,"
-                " published_at = excluded.published_at, tool_a = excluded.tool_a,"
-                " tool_b = excluded.tool_b, doc = excluded.doc,"
-                " withdrawn_at = excluded.withdrawn_at",
-                [_cmp_tuple(r) for r in cmps],
-            )
+            upsert = upsert_sql(into.quoted("comparisons"), _CMP_COLUMNS, ["slug"])
+            await conn.executemany(upsert, cmps)
         state.dirty_tools.clear()
         state.dirty_comparisons.clear()
 
-    async def dump(self, conn: Connection, t: Tables, state: CatalogState) -> None:
+    async def dump(self, conn: Connection, into: TableSet, state: CatalogState) -> None:
         await conn.copy_records_to_table(
-            t.raw("tools"),
-            records=[_tool_tuple(r) for r in state.tools.values()],
-            columns=[c.strip() for c in _TOOL_COLS.split(",")],
+            into.bare("tools"),
+            records=[r.values() for r in state.tools.values()],
+            columns=_TOOL_ROW_COLUMNS,
         )
         await conn.copy_records_to_table(
-            t.raw("comparisons"),
-            records=[_cmp_tuple(r) for r in state.comparisons.values()],
-            columns=[c.strip() for c in _CMP_COLS.split(",")],
+            into.bare("comparisons"),
+            records=[r.values() for r in state.comparisons.values()],
+            columns=_CMP_COLUMNS,
         )
         state.dirty_tools.clear()
         state.dirty_comparisons.clear()
-
-
-def _tool_tuple(r: ToolRow) -> tuple[object, ...]:
-    return (
-        r.slug,
-        r.name,
-        r.vendor,
-        r.category,
-        r.tagline,
-        r.description,
-        r.pricing_entry,
-        r.listed_at,
-        r.revised_at,
-    )
-
-
-def _cmp_tuple(r: ComparisonRow) -> tuple[object, ...]:
-    return (
-        r.slug,
-        r.title,
-        r.published_at,
-        r.tool_a,
-        r.tool_b,
-        _doc_encoder.encode(r.doc).decode(),
-        r.withdrawn_at,
-    )
 
 
 CATALOG = CatalogProjection()

@@ -14,7 +14,8 @@ from datetime import date, datetime
 
 from ..events import BookmarkAdded, BookmarkRemoved, VoteCast, VoteWithdrawn
 from ..store import Connection, Recorded
-from .base import Tables
+from ..streams import READER
+from .base import TableSet, upsert_sql
 
 VoteKey = tuple[str, str, str]  # reader id, comparison, tool
 BookmarkKey = tuple[str, str]  # reader id, tool
@@ -26,8 +27,10 @@ def tally_subject(comparison: str, tool: str) -> str:
     return f"{comparison}/{tool}"
 
 
-def reader_of(stream_id: str) -> str:
-    return stream_id.removeprefix("reader-")
+def tally_key(subject: str) -> tuple[str, str]:
+    """The (comparison, tool) a ``tally_subject`` names."""
+    comparison, tool = subject.rsplit("/", 1)
+    return comparison, tool
 
 
 @dataclass(slots=True)
@@ -39,6 +42,7 @@ class CommunityState:
     dirty_bookmarks: set[BookmarkKey] = field(default_factory=set)
 
 
+_VOTE_COLUMNS = ("reader_id", "comparison", "tool", "verdict", "cast_at")
 _VOTES = frozenset({"VoteCast", "VoteWithdrawn"})
 _BOOKMARKS = frozenset({"BookmarkAdded", "BookmarkRemoved"})
 
@@ -53,21 +57,23 @@ class CommunityProjection:
     def empty(self) -> CommunityState:
         return CommunityState()
 
-    async def load(self, conn: Connection, t: Tables, events: Sequence[Recorded]) -> CommunityState:
+    async def load(
+        self, conn: Connection, into: TableSet, events: Sequence[Recorded]
+    ) -> CommunityState:
         state = CommunityState()
         # Each table only when the events touch it: one statement less per vote.
-        voters = sorted({reader_of(e.stream_id) for e in events if e.type in _VOTES})
+        voters = sorted({READER.key(e.stream_id) for e in events if e.type in _VOTES})
         if voters:
             for r in await conn.fetch(
                 f"select reader_id::text, comparison, tool, verdict, cast_at "
-                f"from {t('reader_votes')} where reader_id = any($1::uuid[])",
+                f"from {into.quoted('reader_votes')} where reader_id = any($1::uuid[])",
                 voters,
             ):
                 state.votes[(r[0], r[1], r[2])] = (r[3], r[4])
-        bookmarkers = sorted({reader_of(e.stream_id) for e in events if e.type in _BOOKMARKS})
+        bookmarkers = sorted({READER.key(e.stream_id) for e in events if e.type in _BOOKMARKS})
         if bookmarkers:
             for r in await conn.fetch(
-                f"select reader_id::text, tool, added_at from {t('reader_bookmarks')} "
+                f"select reader_id::text, tool, added_at from {into.quoted('reader_bookmarks')} "
                 "where reader_id = any($1::uuid[])",
                 bookmarkers,
             ):
@@ -78,7 +84,7 @@ class CommunityProjection:
         # Replay calls this once per event of the log: exact type checks and no
         # helper calls on the path of a vote (the events are final classes).
         ev = rec.event
-        reader = reader_of(rec.stream_id)
+        reader = READER.key(rec.stream_id)
         day = rec.recorded_at.date()
         if type(ev) is VoteCast or type(ev) is VoteWithdrawn:
             key = (reader, ev.comparison, ev.tool)
@@ -86,7 +92,7 @@ class CommunityProjection:
             verdict = ev.verdict if type(ev) is VoteCast else None
             if prior is not None and prior[0] == verdict:
                 return
-            subject = f"{ev.comparison}/{ev.tool}"
+            subject = tally_subject(ev.comparison, ev.tool)
             if prior is not None:
                 state.deltas[(prior[0], subject, day)] -= 1
                 del state.votes[key]
@@ -107,19 +113,16 @@ class CommunityProjection:
                 state.deltas[("bookmarks", ev.tool, day)] -= 1
                 state.dirty_bookmarks.add(bkey)
 
-    async def flush(self, conn: Connection, t: Tables, state: CommunityState) -> None:
+    async def flush(self, conn: Connection, into: TableSet, state: CommunityState) -> None:
         upserts = [(*k, *state.votes[k]) for k in state.dirty_votes if k in state.votes]
         deletes = [k for k in state.dirty_votes if k not in state.votes]
         if upserts:
-            await conn.executemany(
-                f"insert into {t('reader_votes')} (reader_id, comparison, tool, verdict, cast_at)"
-                " values ($1, $2, $3, $4, $5) on conflict (reader_id, comparison, tool)"
-                " do update set verdict = excluded.verdict, cast_at = excluded.cast_at",
-                upserts,
-            )
+            key = ["reader_id", "comparison", "tool"]
+            upsert = upsert_sql(into.quoted("reader_votes"), _VOTE_COLUMNS, key)
+            await conn.executemany(upsert, upserts)
         if deletes:
             await conn.executemany(
-                f"delete from {t('reader_votes')}"
+                f"delete from {into.quoted('reader_votes')}"
                 " where reader_id = $1 and comparison = $2 and tool = $3",
                 deletes,
             )
@@ -127,19 +130,19 @@ class CommunityProjection:
         removed = [k for k in state.dirty_bookmarks if k not in state.bookmarks]
         if added:
             await conn.executemany(
-                f"insert into {t('reader_bookmarks')} (reader_id, tool, added_at)"
+                f"insert into {into.quoted('reader_bookmarks')} (reader_id, tool, added_at)"
                 " values ($1, $2, $3) on conflict do nothing",
                 added,
             )
         if removed:
             await conn.executemany(
-                f"delete from {t('reader_bookmarks')} where reader_id = $1 and tool = $2",
+                f"delete from {into.quoted('reader_bookmarks')} where reader_id = $1 and tool = $2",
                 removed,
             )
         deltas = [(m, s, d, n) for (m, s, d), n in state.deltas.items() if n]
         if deltas:
             await conn.execute(
-                f"insert into {t('counter_deltas')} (metric, subject, day, delta)"
+                f"insert into {into.quoted('counter_deltas')} (metric, subject, day, delta)"
                 " select * from unnest($1::text[], $2::text[], $3::date[], $4::int[])",
                 *map(list, zip(*deltas, strict=True)),
             )
@@ -147,19 +150,19 @@ class CommunityProjection:
         state.dirty_bookmarks.clear()
         state.deltas.clear()
 
-    async def dump(self, conn: Connection, t: Tables, state: CommunityState) -> None:
+    async def dump(self, conn: Connection, into: TableSet, state: CommunityState) -> None:
         await conn.copy_records_to_table(
-            t.raw("reader_votes"),
+            into.bare("reader_votes"),
             records=((k[0], k[1], k[2], v[0], v[1]) for k, v in state.votes.items()),
-            columns=["reader_id", "comparison", "tool", "verdict", "cast_at"],
+            columns=_VOTE_COLUMNS,
         )
         await conn.copy_records_to_table(
-            t.raw("reader_bookmarks"),
+            into.bare("reader_bookmarks"),
             records=((k[0], k[1], at) for k, at in state.bookmarks.items()),
             columns=["reader_id", "tool", "added_at"],
         )
         await conn.copy_records_to_table(
-            t.raw("counters"),
+            into.bare("counters"),
             records=((m, s, d, n) for (m, s, d), n in state.deltas.items() if n),
             columns=["metric", "subject", "day", "value"],
         )

@@ -1,8 +1,9 @@
-"""Reading and compacting the day-bucketed counters.
+"""Reading and compacting the community's day-bucketed counters.
 
-A count is ``sum(counters.value) + sum(counter_deltas.delta)``, read in one statement
-so it is consistent with any concurrent compaction (which moves rows from one table
-to the other in one transaction).
+Votes and bookmarks INSERT signed delta rows (``counter_deltas``); a compactor folds
+them into ``counters``. A count is ``sum(counters.value) + sum(counter_deltas.delta)``,
+always read in one statement (``counted``), so it is exact at any moment, however a
+concurrent compaction moves rows from one table to the other.
 """
 
 from __future__ import annotations
@@ -15,38 +16,41 @@ from ..store import Connection
 _COMPACT_LOCK = 0x636F6D70  # "comp": one compactor at a time; others skip the round
 
 
+def counted(where: str) -> str:
+    """The relation ``(metric, subject, day, n)`` of every count not yet summed: the
+    compacted counters and the deltas still waiting, both filtered by ``where`` (SQL
+    over ``metric``, ``subject`` and ``day``). Sum ``n`` for exact counts."""
+    return (
+        f"(select metric, subject, day, value as n from counters where {where}"
+        f" union all select metric, subject, day, delta from counter_deltas where {where})"
+    )
+
+
 async def totals(
-    conn: Connection, metrics: Sequence[str], subjects: Sequence[str]
+    conn: Connection, metrics: Sequence[str], subjects: Sequence[str] | None = None
 ) -> dict[tuple[str, str], int]:
-    """Current totals per (metric, subject); absent pairs are zero."""
+    """Current totals per (metric, subject), of ``subjects`` or of all; absent pairs
+    are zero."""
     rows = await conn.fetch(
-        "select metric, subject, sum(v)::bigint from ("
-        " select metric, subject, value as v from counters"
-        "  where metric = any($1) and subject = any($2)"
-        " union all"
-        " select metric, subject, delta from counter_deltas"
-        "  where metric = any($1) and subject = any($2)"
-        ") c group by metric, subject",
+        "select metric, subject, sum(n)::bigint from "
+        + counted("metric = any($1) and ($2::text[] is null or subject = any($2))")
+        + " c group by metric, subject",
         list(metrics),
-        list(subjects),
+        None if subjects is None else list(subjects),
     )
     return {(r[0], r[1]): r[2] for r in rows}
 
 
 async def daily(
-    conn: Connection, metrics: Sequence[str], subjects: Sequence[str], *, since: date | None = None
+    conn: Connection, metrics: Sequence[str], subjects: Sequence[str], *, since: date
 ) -> list[tuple[str, str, date, int]]:
-    """Per-day net changes per (metric, subject), in day order. With ``since``, every
-    change before it is counted on that day, so the rows stay bounded however old the
-    subject is."""
+    """Per-day net changes per (metric, subject) from ``since`` on, in day order; every
+    change before ``since`` is counted on that day, so the rows stay bounded however
+    old the subject is."""
     rows = await conn.fetch(
-        "select metric, subject, greatest(day, $3::date) as d, sum(v)::bigint from ("
-        " select metric, subject, day, value as v from counters"
-        "  where metric = any($1) and subject = any($2)"
-        " union all"
-        " select metric, subject, day, delta from counter_deltas"
-        "  where metric = any($1) and subject = any($2)"
-        ") c group by metric, subject, d order by d",
+        "select metric, subject, greatest(day, $3::date) as d, sum(n)::bigint from "
+        + counted("metric = any($1) and subject = any($2)")
+        + " c group by metric, subject, d order by d",
         list(metrics),
         list(subjects),
         since,

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from ..events import DigestBounced, DigestDelivered
 from ..store import Connection, Recorded
-from .base import Tables
-from .subscribers import subscriber_of
+from ..streams import SUBSCRIBER
+from .base import TableSet, upsert_sql
 
 _COLS = (
     "week",
@@ -71,7 +71,7 @@ class DeliveriesProjection:
         return DeliveriesState()
 
     async def load(
-        self, conn: Connection, t: Tables, events: Sequence[Recorded]
+        self, conn: Connection, into: TableSet, events: Sequence[Recorded]
     ) -> DeliveriesState:
         keys = sorted({_key(e) for e in events})
         state = DeliveriesState()
@@ -79,8 +79,8 @@ class DeliveriesProjection:
         # PostgreSQL caches while the table is still empty at the start of a send;
         # without them that plan scans the whole week's ledger for every delivery.
         for r in await conn.fetch(
-            f"select week, subscriber_id::text, status, deliveries, bounces, message_id, code,"
-            f" updated_at from {t('digest_deliveries')}"
+            f"select week, subscriber_id::text, {', '.join(_COLS[2:])}"
+            f" from {into.quoted('digest_deliveries')}"
             " where week = any($1::text[]) and subscriber_id = any($2::uuid[])"
             " and (week, subscriber_id) in (select * from unnest($1::text[], $2::uuid[]))",
             [k[0] for k in keys],
@@ -106,23 +106,16 @@ class DeliveriesProjection:
         row.updated_at = rec.recorded_at
         state.dirty.add(key)
 
-    async def flush(self, conn: Connection, t: Tables, state: DeliveriesState) -> None:
+    async def flush(self, conn: Connection, into: TableSet, state: DeliveriesState) -> None:
         rows = [state.rows[k].values() for k in sorted(state.dirty)]
         if rows:
-            await conn.executemany(
-                f"insert into {t('digest_deliveries')} ({', '.join(_COLS)})"
-                " values ($1, $2, $3, $4, $5, $6, $7, $8)"
-                " on conflict (week, subscriber_id) do update set status = excluded.status,"
-                " deliveries = excluded.deliveries, bounces = excluded.bounces,"
-                " message_id = excluded.message_id, code = excluded.code,"
-                " updated_at = excluded.updated_at",
-                rows,
-            )
+            key = ["week", "subscriber_id"]
+            await conn.executemany(upsert_sql(into.quoted("digest_deliveries"), _COLS, key), rows)
         state.dirty.clear()
 
-    async def dump(self, conn: Connection, t: Tables, state: DeliveriesState) -> None:
+    async def dump(self, conn: Connection, into: TableSet, state: DeliveriesState) -> None:
         await conn.copy_records_to_table(
-            t.raw("digest_deliveries"),
+            into.bare("digest_deliveries"),
             records=[r.values() for r in state.rows.values()],
             columns=_COLS,
         )
@@ -132,7 +125,7 @@ class DeliveriesProjection:
 def _key(rec: Recorded) -> Key:
     ev = rec.event
     assert isinstance(ev, DigestDelivered | DigestBounced)
-    return ev.week, subscriber_of(rec.stream_id)
+    return ev.week, SUBSCRIBER.key(rec.stream_id)
 
 
 DELIVERIES = DeliveriesProjection()

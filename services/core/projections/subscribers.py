@@ -1,4 +1,5 @@
-"""Subscriber status read model: pending, confirmed, unsubscribed or erased."""
+"""Subscriber status read model: pending, confirmed, unsubscribed or erased, and the
+count of permanent bounces (what the unsubscribe-after-bounces rule reads)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,24 @@ from datetime import datetime
 
 from ..events import (
     DigestBounced,
+    Event,
     SubscriberErased,
     SubscriptionConfirmed,
     SubscriptionRequested,
     Unsubscribed,
 )
 from ..store import Connection, Recorded
-from .base import Tables
+from ..streams import SUBSCRIBER
+from .base import TableSet, upsert_sql
 
-_COLS = (
-    "subscriber_id, status, requested_at, confirmed_at, unsubscribed_at,"
-    " unsubscribe_reason, bounces"
+_COLUMNS = (
+    "subscriber_id",
+    "status",
+    "requested_at",
+    "confirmed_at",
+    "unsubscribed_at",
+    "unsubscribe_reason",
+    "bounces",
 )
 
 
@@ -32,15 +40,42 @@ class SubscriberRow:
     unsubscribe_reason: str | None = None
     bounces: int = 0
 
+    def values(self) -> tuple[object, ...]:
+        return (
+            self.subscriber_id,
+            self.status,
+            self.requested_at,
+            self.confirmed_at,
+            self.unsubscribed_at,
+            self.unsubscribe_reason,
+            self.bounces,
+        )
+
+    def change(self, ev: Event, at: datetime) -> bool:
+        """Apply ``ev`` (not a request) to this subscriber; False if it changes nothing."""
+        if self.status == "erased":
+            return False
+        if isinstance(ev, SubscriptionConfirmed) and self.status == "pending":
+            self.status, self.confirmed_at = "confirmed", at
+        elif isinstance(ev, Unsubscribed) and self.status in ("pending", "confirmed"):
+            self.status, self.unsubscribed_at, self.unsubscribe_reason = (
+                "unsubscribed",
+                at,
+                ev.reason,
+            )
+        elif isinstance(ev, DigestBounced) and ev.permanent:
+            self.bounces += 1
+        elif isinstance(ev, SubscriberErased):
+            self.status = "erased"
+        else:
+            return False
+        return True
+
 
 @dataclass(slots=True)
 class SubscribersState:
     rows: dict[str, SubscriberRow] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
-
-
-def subscriber_of(stream_id: str) -> str:
-    return stream_id.removeprefix("subscriber-")
 
 
 class SubscribersProjection:
@@ -62,88 +97,46 @@ class SubscribersProjection:
         return SubscribersState()
 
     async def load(
-        self, conn: Connection, t: Tables, events: Sequence[Recorded]
+        self, conn: Connection, into: TableSet, events: Sequence[Recorded]
     ) -> SubscribersState:
-        ids = sorted({subscriber_of(e.stream_id) for e in events})
+        ids = sorted({SUBSCRIBER.key(e.stream_id) for e in events})
         state = SubscribersState()
         for r in await conn.fetch(
-            f"select subscriber_id::text, status, requested_at, confirmed_at, unsubscribed_at,"
-            f" unsubscribe_reason, bounces from {t('subscribers')}"
-            " where subscriber_id = any($1::uuid[])",
+            f"select subscriber_id::text, {', '.join(_COLUMNS[1:])}"
+            f" from {into.quoted('subscribers')} where subscriber_id = any($1::uuid[])",
             ids,
         ):
             state.rows[r[0]] = SubscriberRow(*r)
         return state
 
     def apply(self, state: SubscribersState, rec: Recorded) -> None:
-        sid = subscriber_of(rec.stream_id)
+        sid = SUBSCRIBER.key(rec.stream_id)
         row = state.rows.get(sid)
-        ev, at = rec.event, rec.recorded_at
-        if isinstance(ev, SubscriptionRequested):
+        if isinstance(rec.event, SubscriptionRequested):
+            # A request starts over after an unsubscribe, refreshes a pending one, and
+            # leaves a confirmed (or erased) subscriber as it is.
             if row is None or row.status == "unsubscribed":
-                state.rows[sid] = SubscriberRow(sid, "pending", at)
+                state.rows[sid] = SubscriberRow(sid, "pending", rec.recorded_at)
             elif row.status == "pending":
-                row.requested_at = at
+                row.requested_at = rec.recorded_at
             else:
                 return
-        elif row is None or row.status == "erased":
+        elif row is None or not row.change(rec.event, rec.recorded_at):
             return
-        elif isinstance(ev, SubscriptionConfirmed):
-            if row.status != "pending":
-                return
-            row.status, row.confirmed_at = "confirmed", at
-        elif isinstance(ev, Unsubscribed):
-            if row.status not in ("pending", "confirmed"):
-                return
-            row.status, row.unsubscribed_at, row.unsubscribe_reason = "unsubscribed", at, ev.reason
-        elif isinstance(ev, DigestBounced):
-            if not ev.permanent:
-                return
-            row.bounces += 1
-        elif isinstance(ev, SubscriberErased):
-            row.status = "erased"
         state.dirty.add(sid)
 
-    async def flush(self, conn: Connection, t: Tables, state: SubscribersState) -> None:
-        rows = [state.rows[s] for s in sorted(state.dirty)]
+    async def flush(self, conn: Connection, into: TableSet, state: SubscribersState) -> None:
+        rows = [state.rows[s].values() for s in sorted(state.dirty)]
         if rows:
-            await conn.executemany(
-                f"insert into {t('subscribers')} ({_COLS}) values ($1,$2,$3,$4,$5,$6,$7)"
-                " on conflict (subscriber_id) do update set status = excluded.status,"
-                " requested_at = excluded.requested_at, confirmed_at = excluded.confirmed_at,"
-                " unsubscribed_at = excluded.unsubscribed_at,"
-                " unsubscribe_reason = excluded.unsubscribe_reason, bounces = excluded.bounces",
-                [
-                    (
-                        r.subscriber_id,
-                        r.status,
-                        r.requested_at,
-                        r.confirmed_at,
-                        r.unsubscribed_at,
-                        r.unsubscribe_reason,
-                        r.bounces,
-                    )
-                    for r in rows
-                ],
-            )
+            upsert = upsert_sql(into.quoted("subscribers"), _COLUMNS, ["subscriber_id"])
+            await conn.executemany(upsert, rows)
         state.dirty.clear()
 
-    async def dump(self, conn: Connection, t: Tables, state: SubscribersState) -> None:
+    async def dump(self, conn: Connection, into: TableSet, state: SubscribersState) -> None:
         await conn.copy_records_to_table(
-            t.raw("subscribers"),
-            records=(
-                (
-                    r.subscriber_id,
-                    r.status,
-                    r.requested_at,
-                    r.confirmed_at,
-                    r.unsubscribed_at,
-                    r.unsubscribe_reason,
-                    r.bounces,
-                )
-                for r in state.rows.values()
-            ),
-            columns=[c.strip() for c in _COLS.split(",")],
+            into.bare("subscribers"),
+            records=[r.values() for r in state.rows.values()],
+            columns=_COLUMNS,
         )
         state.dirty.clear()
 
