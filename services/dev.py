@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import asyncpg
 from rich.console import Console
@@ -55,80 +56,110 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+@dataclass(frozen=True, slots=True)
+class Servers:
+    """Where the servers ``verdicts dev`` uses are: configured, or embedded here."""
+
+    database_url: str
+    redis_url: str
+    smtp_url: str
+
+
 def run_dev(settings: Settings) -> int:
     """Start everything in the foreground until Ctrl-C; returns an exit code."""
     # SIGTERM (a supervisor, `timeout`) stops as cleanly as Ctrl-C, so the embedded
     # PostgreSQL is shut down by its exit hook instead of being left running.
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    data = settings.data_path
-    data.mkdir(parents=True, exist_ok=True)
+    settings.data_path.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        env = dict(os.environ)
-        dsn = settings.database_url
-        if not dsn:
-            admin = start_postgres(data / "pgdata", keep=True)
-            dsn = asyncio.run(_ensure_database(admin, "verdicts"))
-            console.print(f"[green]embedded PostgreSQL[/] data in {data / 'pgdata'}")
-        redis_url = settings.redis_url or stack.enter_context(
-            redis_server(data / "redis", port=6379)
-        )
-        smtp_url = settings.smtp_url or stack.enter_context(smtp_sink(data / "mail", port=1025))
-        if not settings.smtp_url:
-            console.print(
-                f"[green]SMTP sink[/] {smtp_url}: every mail is a file in {data / 'mail' / 'new'}"
-            )
-        env.update(
-            DATABASE_URL=dsn,
-            REDIS_URL=redis_url,
-            SMTP_URL=smtp_url,
-            SECRET_KEY=settings.secret_key,
-            PUBLIC_URL=settings.public_url,
-        )
-        console.print(asyncio.run(_prepare(dsn)))
-        api = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "services.api.app:create_app",
-                "--host",
-                settings.host,
-                "--port",
-                str(settings.port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-        )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "arq", "services.worker.settings.WorkerSettings"], env=env
-        )
-        children = [api, worker]
+        servers = _start_servers(settings, stack)
+        console.print(asyncio.run(_prepare(servers.database_url)))
+        children = _start_services(settings, servers)
         try:
-            wait_for_port(settings.port, timeout=30)
-            console.print(
-                f"\n[bold]verdicts is running[/]\n"
-                f"  site     {settings.public_url}/\n"
-                f"  health   {settings.public_url}/healthz\n"
-                f"  redis    {redis_url}\n"
-                f"  mail     {data / 'mail' / 'new'}\n"
-                f"Ctrl-C stops everything.\n"
-            )
-            console.file.flush()  # piped (a log, `tee`): show it now, not at exit
-            while all(c.poll() is None for c in children):
-                time.sleep(0.5)
-            console.print("[red]a process exited; stopping the rest[/]")
-            return 1
-        except KeyboardInterrupt:
-            console.print("\nstopping…")
-            return 0
+            return _supervise(settings, servers, children)
         finally:
-            for c in children:
-                if c.poll() is None:
-                    c.terminate()
-            for c in children:
-                try:
-                    c.wait(10)
-                except subprocess.TimeoutExpired:
-                    c.kill()
+            _stop(children)
+
+
+def _start_servers(settings: Settings, stack: contextlib.ExitStack) -> Servers:
+    """The configured servers, and embedded ones for what is not configured."""
+    data = settings.data_path
+    dsn = settings.database_url
+    if not dsn:
+        admin = start_postgres(data / "pgdata", keep=True)
+        dsn = asyncio.run(_ensure_database(admin, "verdicts"))
+        console.print(f"[green]embedded PostgreSQL[/] data in {data / 'pgdata'}")
+    redis_url = settings.redis_url or stack.enter_context(redis_server(data / "redis", port=6379))
+    smtp_url = settings.smtp_url or stack.enter_context(smtp_sink(data / "mail", port=1025))
+    if not settings.smtp_url:
+        console.print(
+            f"[green]SMTP sink[/] {smtp_url}: every mail is a file in {data / 'mail' / 'new'}"
+        )
+    return Servers(dsn, redis_url, smtp_url)
+
+
+def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Popen[bytes]]:
+    """The API (uvicorn) and the arq worker, as child processes."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=servers.database_url,
+        REDIS_URL=servers.redis_url,
+        SMTP_URL=servers.smtp_url,
+        SECRET_KEY=settings.secret_key,
+        PUBLIC_URL=settings.public_url,
+    )
+    api = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "services.api.app:create_app",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "arq", "services.worker.settings.WorkerSettings"], env=env
+    )
+    return [api, worker]
+
+
+def _supervise(
+    settings: Settings, servers: Servers, children: list[subprocess.Popen[bytes]]
+) -> int:
+    """Wait for Ctrl-C (exit 0) or for a child to die (exit 1)."""
+    try:
+        wait_for_port(settings.port, timeout=30)
+        console.print(
+            f"\n[bold]verdicts is running[/]\n"
+            f"  site     {settings.public_url}/\n"
+            f"  health   {settings.public_url}/healthz\n"
+            f"  redis    {servers.redis_url}\n"
+            f"  mail     {settings.data_path / 'mail' / 'new'}\n"
+            f"Ctrl-C stops everything.\n"
+        )
+        console.file.flush()  # piped (a log, `tee`): show it now, not at exit
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        console.print("[red]a process exited; stopping the rest[/]")
+        return 1
+    except KeyboardInterrupt:
+        console.print("\nstopping…")
+        return 0
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for c in children:
+        if c.poll() is None:
+            c.terminate()
+    for c in children:
+        try:
+            c.wait(10)
+        except subprocess.TimeoutExpired:
+            c.kill()

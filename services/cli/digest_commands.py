@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import msgspec
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from services.core import digest_issues
 from services.core.clock import system_clock
 from services.core.config import Settings
-from services.core.db import create_pool
 from services.core.errors import VerdictsError
 from services.core.mail_render import UNSUBSCRIBE_URL, RenderedMail
 from services.core.store import Pool
@@ -25,8 +22,7 @@ from services.core.weeks import IsoWeek
 from services.worker.digest_delivery import send_week
 from services.worker.dispatch import Progress as DispatchProgress
 
-console = Console(stderr=True)
-T = TypeVar("T")
+from .runner import console, progress_bar, with_pool
 
 
 class WeekType(click.ParamType[IsoWeek]):
@@ -44,30 +40,6 @@ class WeekType(click.ParamType[IsoWeek]):
 
 
 WEEK = click.option("--week", type=WeekType(), metavar="YYYY-Www", help="ISO week, e.g. 2026-W47.")
-
-
-def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[T]], *, size: int = 2) -> T:
-    if not settings.database_url:
-        raise click.UsageError("DATABASE_URL is not set (the embedded default is `verdicts dev`)")
-    dsn = settings.database_url
-
-    async def go() -> T:
-        pool = await create_pool(dsn, size=size)
-        try:
-            return await work(pool)
-        finally:
-            await pool.close()
-
-    return _run(go())
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro``; a domain error becomes a one-line message and exit code 2."""
-    try:
-        return asyncio.run(coro)
-    except VerdictsError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        sys.exit(2)
 
 
 @click.group("digest")
@@ -88,12 +60,12 @@ def digest_group() -> None:
 def preview(settings: Settings, week: IsoWeek | None, out: Path) -> None:
     """Write the next digest (or --week's) as HTML and text files; sends nothing."""
 
-    async def work(pool: Pool) -> tuple[IsoWeek, RenderedMail | None]:
+    async def render(pool: Pool) -> tuple[IsoWeek, RenderedMail | None]:
         async with pool.acquire() as conn:
             target = week or await digest_issues.next_week(conn, system_clock())
             return target, await digest_issues.preview(conn, settings, target)
 
-    target, mail = _with_pool(settings, work)
+    target, mail = with_pool(settings, render)
     if mail is None:
         console.print(f"nothing published in {target}: there is no digest to preview")
         sys.exit(1)
@@ -116,7 +88,7 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
     the SMTP server cannot be reached (what is left waits for the next run)."""
     target = week or IsoWeek.last_complete(system_clock())
 
-    async def work(pool: Pool) -> int:
+    async def issue_and_send(pool: Pool) -> int:
         result = await digest_issues.issue(pool, settings, target)
         if result.outcome is digest_issues.IssueOutcome.NOTHING_NEW:
             console.print(f"nothing published in {target}: nothing to send")
@@ -127,35 +99,28 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
         )
         return await _send_until_done(pool, settings, target, result.recipients)
 
-    sys.exit(_with_pool(settings, work, size=settings.smtp_connections + 2))
+    sys.exit(with_pool(settings, issue_and_send, size=settings.smtp_connections + 2))
 
 
 async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total: int) -> int:
     sent_now = 0
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task(f"sending {week}", total=total)
+    with progress_bar(f"sending {week}", total) as update:
 
         async def settled() -> int:
             async with pool.acquire() as conn:
                 s = await digest_issues.status(conn, week)
             return s.recipients - s.pending
 
-        bar.update(task, completed=await settled())
+        update(completed=await settled())
         while True:
             base = await settled()
 
             def show(p: DispatchProgress, base: int = base) -> None:
-                bar.update(task, completed=base + p.settled)
+                update(completed=base + p.settled)
 
             run = await send_week(pool, settings, week, on_progress=show)
             sent_now += run.progress.sent
-            bar.update(task, completed=await settled())
+            update(completed=await settled())
             if run.complete:
                 break
             if run.progress.smtp_down:
@@ -180,7 +145,7 @@ async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total:
 def status(settings: Settings, week: IsoWeek | None, as_json: bool) -> None:
     """How many of --week's digest (default: the latest issued) are sent, pending, bounced."""
 
-    async def work(pool: Pool) -> int:
+    async def report(pool: Pool) -> int:
         async with pool.acquire() as conn:
             target = week or await digest_issues.latest_issued(conn)
             if target is None:
@@ -218,4 +183,4 @@ def status(settings: Settings, week: IsoWeek | None, as_json: bool) -> None:
             )
         return 0
 
-    sys.exit(_with_pool(settings, work))
+    sys.exit(with_pool(settings, report))
