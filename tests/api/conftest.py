@@ -19,6 +19,9 @@ from services.core.clock import Clock
 from services.core.config import Settings
 from services.core.store import Pool
 from tests.asgi import asgi_client
+from tests.fixtures import catalog, settings, sink
+
+__all__ = ["catalog", "settings", "sink"]
 
 SECRET = "test-secret-key"
 BASE_URL = "http://testserver.local"

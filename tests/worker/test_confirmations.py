@@ -13,7 +13,7 @@ from services.core.store import Pool
 from services.worker.confirmations import ConfirmationMails, ingest
 from services.worker.dispatch import Dispatcher, Progress
 
-from .conftest import Sink
+from .conftest import Sink, until
 
 pytestmark = pytest.mark.calendar
 
@@ -40,7 +40,7 @@ async def test_smtp_down_delays_the_mail_and_nothing_is_lost_or_doubled(
     assert await states(pool) == [("pending", down.smtp_down)]
 
     sink.start()
-    await asyncio.sleep(settings.mail_retry_seconds)
+    await until(pool, "select bool_and(next_attempt_at <= now()) from confirmation_mails")
     assert (await deliver(pool, settings)).sent == 1
     assert (await deliver(pool, settings)).sent == 0
     assert [r.rcpt for r in sink.received] == ["reader@example.com"]

@@ -49,11 +49,15 @@ async def test_smtp_refuses_connections_for_a_while_then_comes_back(
     sending = asyncio.create_task(send_all(pool, settings))
     await asyncio.to_thread(sink.wait_for, 40)
     await asyncio.to_thread(sink.stop)  # connections refused from here on
-    await asyncio.sleep(0.5)
-    assert not sending.done()
-    stalled = sink.count()
-    await asyncio.sleep(0.3)
-    assert sink.count() == stalled
+    refused = (
+        "select max(updated_at) from digest_recipients"
+        " where state = 'pending' and detail like 'SMTP server % unavailable: %'"
+    )
+    await until(pool, f"select ({refused}) is not null")
+    stalled, first_refusal = sink.count(), await pool.fetchval(refused)
+    # The sender comes back for the rows and is refused again: nothing more arrives.
+    await until(pool, f"select ({refused}) > $1", first_refusal)
+    assert not sending.done() and sink.count() == stalled
     await asyncio.to_thread(sink.start)
     await sending
 

@@ -1,22 +1,19 @@
-"""The digest: its content, issued once, the frozen recipients, bounces and retries,
-an unsubscribe in the middle of a send, and a ledger that replay rebuilds."""
+"""Sending an issued digest: bounces recorded (the third unsubscribes), transient
+refusals retried then given up, an unsubscribe mid-send honoured, and a ledger that
+replay rebuilds."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
-from typing import Literal
 
 import pytest
 
-from services.core import digest_content, digest_issues, reader_actions
+from services.core import digest_issues
 from services.core.config import Settings
 from services.core.db import connect
-from services.core.digest_issues import IssueOutcome
 from services.core.replay import replay
 from services.core.store import Pool
-from services.core.subscriptions import confirm_subscription, request_subscription, unsubscribe
+from services.core.subscriptions import unsubscribe
 from services.core.weeks import IsoWeek
 
 from .conftest import WEEK, Sink, assert_once_each, confirmed, outcome, send_all
@@ -24,74 +21,6 @@ from .conftest import WEEK, Sink, assert_once_each, confirmed, outcome, send_all
 pytestmark = pytest.mark.calendar
 
 FILES_VS_AZURE = "claude-files-api-vs-azure-ai-foundry-voice-router"
-
-
-async def test_issued_once_however_often_and_however_concurrently(
-    pool: Pool, settings: Settings, catalog: None
-) -> None:
-    await confirmed(pool, 5)
-    week = IsoWeek.parse(WEEK)
-    results = await asyncio.gather(*(digest_issues.issue(pool, settings, week) for _ in range(6)))
-    assert sorted(r.outcome for r in results) == [IssueOutcome.ALREADY_ISSUED] * 5 + [
-        IssueOutcome.ISSUED
-    ]
-    assert {r.recipients for r in results} == {5} and {r.comparisons for r in results} == {2}
-    events = await pool.fetch("select type from events where stream_id = $1", f"digest-{WEEK}")
-    assert [e[0] for e in events] == ["DigestIssued"]
-
-    late = await request_subscription(pool, "late@example.com")
-    await confirm_subscription(pool, late)
-    again = await digest_issues.issue(pool, settings, week)
-    assert again.outcome is IssueOutcome.ALREADY_ISSUED
-    assert await pool.fetchval("select count(*) from digest_recipients") == 5, "frozen at issue"
-
-
-async def test_nothing_new_issues_nothing(pool: Pool, settings: Settings, catalog: None) -> None:
-    await confirmed(pool, 2)
-    result = await digest_issues.issue(pool, settings, IsoWeek.parse("2026-W44"))
-    assert result.outcome is IssueOutcome.NOTHING_NEW
-    assert await pool.fetchval("select count(*) from digest_issues") == 0
-
-
-async def test_content_panel_community_and_the_biggest_split(
-    pool: Pool, settings: Settings, catalog: None
-) -> None:
-    # The panel ships Claude Files API 4 of 4; readers mostly skip it.
-    for i in range(12):
-        verdict: Literal["ship", "skip"] = "ship" if i < 2 else "skip"
-        await reader_actions.cast_vote(
-            pool, str(uuid.uuid4()), FILES_VS_AZURE, "claude-files-api", verdict
-        )
-    async with pool.acquire() as conn:
-        content = await digest_content.assemble(conn, IsoWeek.parse(WEEK), settings.public_url)
-    assert [c.published_at.isoformat()[:10] for c in content.comparisons] == [
-        "2026-11-17",
-        "2026-11-19",
-    ]
-    first = content.comparisons[0].sides[0]
-    assert (first.panel.ship_pct, first.panel.ship, len(first.panel.reviews)) == (100, 4, 4)
-    assert (first.community.ship, first.community.skip, first.community.ship_pct) == (2, 10, 17)
-    (split,) = content.splits
-    assert (split.tool.slug, split.panel_pct, split.community.ship_pct, split.gap) == (
-        "claude-files-api",
-        100,
-        17,
-        83,
-    )
-
-    await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
-    async with pool.acquire() as conn:
-        mail = await digest_issues.issued_mail(conn, IsoWeek.parse(WEEK))
-    assert mail is not None
-    assert "WHERE READERS AND THE PANEL DISAGREE MOST" in mail.text
-    assert "the panel says 100% ship, readers 17% (12 votes), 83 points apart" in mail.text
-    assert "17% ship · 2 ship / 10 skip" in mail.html
-    tallies = await pool.fetchval(
-        "select data -> 'tallies' from events where type = 'DigestIssued'"
-    )
-    assert {"comparison": FILES_VS_AZURE, "tool": "claude-files-api", "ship": 2, "skip": 10} in (
-        json.loads(tallies)
-    )
 
 
 async def test_permanent_bounces_are_recorded_and_the_third_unsubscribes(

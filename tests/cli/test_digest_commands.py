@@ -13,8 +13,7 @@ import pytest
 
 from services.core.config import Settings
 from services.core.store import Pool
-
-from .conftest import WEEK, Sink, confirmed
+from tests.fixtures import WEEK, Sink, confirmed
 
 pytestmark = pytest.mark.calendar
 

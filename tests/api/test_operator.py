@@ -8,8 +8,7 @@ from services.api.app import create_app
 from services.core.config import Settings
 from services.core.store import Pool
 from tests.asgi import asgi_client
-
-from .conftest import CLOCK, WEEK, Sink
+from tests.fixtures import CLOCK, WEEK, Sink
 
 pytestmark = pytest.mark.calendar
 

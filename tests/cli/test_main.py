@@ -58,18 +58,6 @@ async def test_import_replay_verify_tally(pool: Pool, dsn: str) -> None:
     assert "drifted" in drift.stderr and "6/0" in drift.stderr and "1/0" in drift.stderr
 
 
-async def test_erase_a_subscriber_by_address(pool: Pool, dsn: str) -> None:
-    from services.core.subscriptions import request_subscription
-
-    sid = await request_subscription(pool, "erase-me@example.com")
-    result = run(dsn, "subscriber", "erase", "Erase-Me@example.com")
-    assert result.returncode == 0, result.stderr
-    assert sid in result.stderr
-    assert await pool.fetchval("select count(*) from subscriber_emails") == 0
-    again = run(dsn, "subscriber", "erase", "erase-me@example.com")
-    assert again.returncode == 2 and "no subscriber" in again.stderr
-
-
 def test_errors_are_one_line_not_tracebacks(dsn: str, tmp_path: Path) -> None:
     bad = tmp_path / "c.json"
     bad.write_text(json.dumps({"tools": [{"slug": "x"}]}))
