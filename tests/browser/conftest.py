@@ -1,4 +1,5 @@
-"""Chromium (Debian's, at /usr/bin/chromium) driven by Playwright, JavaScript off."""
+"""Chromium (Debian's, at /usr/bin/chromium) driven by Playwright, JavaScript off; axe-core
+(npm, ``node_modules/axe-core``) for the accessibility checks."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from playwright.async_api import Page, async_playwright
 
 from tests.api.live import live_dsn, live_url
 
-__all__ = ["browser_page", "live_dsn", "live_url"]
+__all__ = ["axe_source", "browser_page", "live_dsn", "live_url"]
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+ARTIFACTS = ROOT / "artifacts"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -35,9 +38,23 @@ def _fail_without_chromium() -> None:
     pytest.fail(f"CI=true but {CHROMIUM} is missing: install it (apt-get install chromium)")
 
 
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script (package.json pins it): skipped without it, failed under CI=true."""
+    if not AXE.exists():
+        missing = f"axe-core is not installed at {AXE} (run `npm ci` at the repo root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {missing}")
+        pytest.skip(missing)
+    return AXE.read_text()
+
+
 @contextlib.asynccontextmanager
-async def browser_page(base_url: str) -> AsyncIterator[Page]:
-    """A fresh browser context (a new anonymous reader) with JavaScript disabled."""
+async def browser_page(
+    base_url: str, *, width: int = 1280, height: int = 900, java_script_enabled: bool = False
+) -> AsyncIterator[Page]:
+    """A fresh browser context (a new anonymous reader), ``width`` CSS pixels wide, with
+    JavaScript disabled unless asked for (the pages ship none; axe-core needs it)."""
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -46,8 +63,8 @@ async def browser_page(base_url: str) -> AsyncIterator[Page]:
         try:
             context = await browser.new_context(
                 base_url=base_url,
-                java_script_enabled=False,
-                viewport={"width": 1280, "height": 900},
+                java_script_enabled=java_script_enabled,
+                viewport={"width": width, "height": height},
             )
             context.set_default_timeout(10_000)
             yield await context.new_page()
