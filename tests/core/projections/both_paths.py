@@ -32,6 +32,7 @@ from services.core.store import Connection, Recorded
 START = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 CATCH_UP_TABLES = TableSet("__catchup")
 """Copies that are replayed up to a point, then caught up batch by batch."""
+ALL_TABLES = (LIVE_TABLES, REBUILD_TABLES, CATCH_UP_TABLES)
 
 Rows = Counter[tuple[Any, ...]]
 
@@ -73,21 +74,20 @@ def batches(records: Sequence[Recorded], sizes: Sequence[int]) -> list[list[Reco
 
 
 async def reset(conn: Connection, projection: Projection[Any]) -> None:
-    """Empty live tables, and fresh rebuild and catch-up copies of them."""
+    """Empty live tables, and empty rebuild and catch-up copies of them."""
     for t in projection.tables:
-        await conn.execute(f"truncate {LIVE_TABLES.quoted(t)}")
         # As replay builds beside: no indexes while the copy is loaded with COPY.
         await conn.execute(
-            f"drop table if exists {REBUILD_TABLES.quoted(t)};"
-            f" create table {REBUILD_TABLES.quoted(t)}"
+            f"create table if not exists {REBUILD_TABLES.quoted(t)}"
             f" (like {LIVE_TABLES.quoted(t)} including all excluding indexes)"
         )
         # Catch-up runs after replay gave the copy the live table's keys and indexes.
         await conn.execute(
-            f"drop table if exists {CATCH_UP_TABLES.quoted(t)};"
-            f" create table {CATCH_UP_TABLES.quoted(t)}"
+            f"create table if not exists {CATCH_UP_TABLES.quoted(t)}"
             f" (like {LIVE_TABLES.quoted(t)} including all)"
         )
+    tables = [into.quoted(t) for t in projection.tables for into in ALL_TABLES]
+    await conn.execute(f"truncate {', '.join(tables)} restart identity")
 
 
 async def inline(
