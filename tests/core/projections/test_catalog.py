@@ -126,6 +126,8 @@ entries = st.lists(
 async def test_inline_equals_replay(
     pool: Pool, events: list[Event], minutes: list[int], cut: list[int], replayed: int
 ) -> None:
+    """Any log of listings, revisions, publications and withdrawals, projected inline in
+    batches, replayed, or replayed in part and caught up: the same tools and comparisons."""
     log = Log()
     for i, event in enumerate(events):
         log.add(stream_of(event), event, timedelta(minutes=minutes[i % len(minutes)]))

@@ -113,6 +113,9 @@ async def test_inline_equals_replay(
     cut: list[int],
     replayed: int,
 ) -> None:
+    """Any log of votes and bookmarks (and events the community ignores), projected
+    inline in batches, replayed, or replayed in part and caught up: the same standing
+    votes and bookmarks, and the same net count per (metric, subject, day)."""
     records = log_of(events, minutes)
     batched = separate_rebookmarks(batches(records, cut))
     async with pool.acquire() as conn:

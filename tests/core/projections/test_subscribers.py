@@ -69,6 +69,8 @@ async def test_inline_equals_replay(
     cut: list[int],
     replayed: int,
 ) -> None:
+    """Any log of subscriber events, projected inline in batches, replayed, or replayed
+    in part and caught up: the same rows."""
     log = Log()
     for i, (stream, event) in enumerate(events):
         log.add(stream, event, timedelta(minutes=minutes[i % len(minutes)]))
