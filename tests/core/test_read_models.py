@@ -133,27 +133,25 @@ async def test_withdrawn_comparisons_are_hidden_from_lists(pool: Pool, catalog: 
     assert page.withdrawn_at == withdrawn_at
 
 
-@pytest.mark.parametrize(
-    ("end", "slugs"),
-    [
-        (NOW, NEWEST[::-1]),
-        # Published at exactly 2026-11-17T09:00Z: not before it.
-        (datetime(2026, 11, 17, 9, 0, tzinfo=UTC), NEWEST[:1:-1]),
-        (datetime(2026, 11, 17, 9, 0, 1, tzinfo=UTC), NEWEST[:0:-1]),
-        (datetime(2026, 11, 3, 9, 0, tzinfo=UTC), []),
-    ],
-)
 async def test_published_before_is_oldest_first_and_excludes_its_end(
-    pool: Pool, catalog: None, end: datetime, slugs: list[str]
+    pool: Pool, catalog: None
 ) -> None:
     r = new_reader()
     await reader_actions.cast_vote(pool, r, CMP, B, "ship")
+    cases = [
+        (NOW, NEWEST[::-1]),
+        # CMP was published at exactly 2026-11-17T09:00Z: not before that.
+        (datetime(2026, 11, 17, 9, 0, tzinfo=UTC), NEWEST[:1:-1]),
+        (datetime(2026, 11, 17, 9, 0, 1, tzinfo=UTC), NEWEST[:0:-1]),
+        (datetime(2026, 11, 3, 9, 0, tzinfo=UTC), []),
+    ]
     async with pool.acquire() as conn:
-        found = await read_models.published_before(conn, end)
-    assert [c.slug for c in found] == slugs
-    for c in found:
-        expected = Tally.of(1, 0) if c.slug == CMP else NO_VOTES
-        assert {s.tool.slug: s.community for s in c.sides}[B] == expected
+        for end, slugs in cases:
+            found = await read_models.published_before(conn, end)
+            assert [c.slug for c in found] == slugs, end
+            for c in found:
+                expected = Tally.of(1, 0) if c.slug == CMP else NO_VOTES
+                assert {s.tool.slug: s.community for s in c.sides}[B] == expected
 
 
 # --- ship % history --------------------------------------------------------------------
