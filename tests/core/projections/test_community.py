@@ -57,7 +57,7 @@ def entry(who: int, event: Event) -> tuple[str, Event]:
 
 
 entries = st.lists(
-    st.builds(entry, st.integers(0, len(READERS)), reader_events), min_size=10, max_size=40
+    st.builds(entry, st.integers(0, len(READERS)), reader_events), min_size=10, max_size=30
 )
 # Up to a day and a half between events: several in a day, and days without any.
 gaps = st.lists(st.integers(1, 36 * 60), min_size=1, max_size=10)
@@ -103,7 +103,7 @@ def separate_rebookmarks(batched: list[list[Recorded]]) -> list[list[Recorded]]:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(events=entries, minutes=gaps, cut=sizes, replayed=st.integers(0, 8))
 async def test_inline_equals_replay(

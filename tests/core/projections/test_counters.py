@@ -56,7 +56,7 @@ def expected_totals(deltas: list[Row]) -> dict[tuple[str, str], int]:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     compacted=rows,
