@@ -253,13 +253,6 @@ async def test_history_a_day_later_folds_one_more_day_into_the_first_point(
 
 
 @pytest.mark.calendar
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): ship_history bounds its days below (since) but not above, so a"
-    " vote recorded after `today` (the app's clock; the database stamps its own now(),"
-    " e.g. a vote committed just after midnight UTC) gives a point dated after the"
-    " window's last day",
-)
 async def test_history_ends_today_even_with_a_vote_recorded_after_it(
     pool: Pool, catalog: None
 ) -> None:

@@ -7,7 +7,6 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -245,13 +244,6 @@ async def test_bookmarks_are_counted_per_tool(pool: Pool) -> None:
         assert [tuple(r) for r in found] == [(R1, "t-1"), (R1, "t-2")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: CommunityProjection.flush inserts bookmarks with 'on conflict do nothing',"
-    " so a bookmark removed and added back within one project() batch keeps its old"
-    " added_at, while replay holds the new one: the reader's bookmark order differs"
-    " (reachable through replay's catch-up and swap pages)",
-)
 async def test_a_bookmark_removed_and_added_back_in_one_batch(pool: Pool) -> None:
     log = Log()
     me = READER.name(R1)
