@@ -29,6 +29,7 @@ from .jobs import (
     deliver_digests,
     heartbeat,
     issue_weekly_digest,
+    purge_unconfirmed,
     send_confirmations,
 )
 from .schedule import InvalidScheduleError, Schedule
@@ -67,6 +68,7 @@ class WorkerSettings:
         cron(send_confirmations, second=set(range(0, 60, 2)), timeout=60),
         cron(deliver_digests, second={1, 11, 21, 31, 41, 51}, timeout=60),
         cron(issue_weekly_digest, **_schedule.arq_options(), timeout=120, max_tries=1),
+        cron(purge_unconfirmed, minute={23}, timeout=120),
     ]
     on_startup = startup
     on_shutdown = shutdown
