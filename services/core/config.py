@@ -66,6 +66,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mail_retry_seconds: float = 60.0
     mail_max_attempts: int = 6
     confirm_daily_limit: int = 3
+    confirm_hourly_limit: int = 500
     unconfirmed_retention_days: int = 7
 
     @property
@@ -99,6 +100,7 @@ _ENV = {
     "mail_retry_seconds": "MAIL_RETRY_SECONDS",
     "mail_max_attempts": "MAIL_MAX_ATTEMPTS",
     "confirm_daily_limit": "CONFIRM_DAILY_LIMIT",
+    "confirm_hourly_limit": "CONFIRM_HOURLY_LIMIT",
     "unconfirmed_retention_days": "UNCONFIRMED_RETENTION_DAYS",
 }
 

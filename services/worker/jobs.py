@@ -47,7 +47,11 @@ async def send_confirmations(ctx: Ctx) -> dict[str, int]:
     pool, settings = ctx["pool"], ctx["settings"]
     async with pool.acquire() as conn:
         reaped = await CONFIRMATIONS.reap(conn)
-    filed = await ingest(pool, daily_limit=settings.confirm_daily_limit)
+    filed = await ingest(
+        pool,
+        daily_limit=settings.confirm_daily_limit,
+        hourly_limit=settings.confirm_hourly_limit,
+    )
     mails: ConfirmationMails = ctx["confirmation_mails"]
     dispatcher = Dispatcher(pool, settings, mails, clock=ctx["clock"])
     progress = await dispatcher.run(budget=CONFIRMATION_BUDGET)
