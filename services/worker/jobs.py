@@ -110,3 +110,7 @@ async def purge_unconfirmed(ctx: Ctx) -> int:
     while batch := await subscriptions.purge_unconfirmed(ctx["pool"], requested_before=cutoff):
         purged += batch
     return purged
+
+
+FUNCTIONS = (issue_weekly_digest, deliver_digests, send_confirmations)
+"""The jobs that can be enqueued (the cron jobs are in ``settings``)."""

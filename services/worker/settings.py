@@ -19,11 +19,12 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from services.core.clock import system_clock
-from services.core.config import load_settings
+from services.core.config import exit_misconfigured, load_settings, secret_key_problem
 from services.core.db import create_pool
 
 from .confirmations import ConfirmationMails
 from .jobs import (
+    FUNCTIONS,
     Ctx,
     compact_counters,
     deliver_digests,
@@ -35,10 +36,13 @@ from .jobs import (
 from .schedule import InvalidScheduleError, Schedule
 
 _settings = load_settings()
+# Here, at import, so a worker that must not start says so before arq logs anything.
+if _problem := secret_key_problem(_settings):
+    exit_misconfigured(_problem)
 try:
     _schedule = Schedule.parse(_settings.digest_cron)
 except InvalidScheduleError as exc:
-    raise SystemExit(f"configuration error: {exc}") from None
+    exit_misconfigured(f"configuration error: {exc}")
 
 
 async def startup(ctx: Ctx) -> None:
@@ -61,7 +65,7 @@ async def shutdown(ctx: Ctx) -> None:
 class WorkerSettings:
     """arq's settings class for the verdicts worker."""
 
-    functions: ClassVar[list[Any]] = [issue_weekly_digest, deliver_digests, send_confirmations]
+    functions: ClassVar[list[Any]] = list(FUNCTIONS)
     cron_jobs: ClassVar[list[Any]] = [
         cron(heartbeat, second={0, 15, 30, 45}, timeout=10),
         cron(compact_counters, second={5, 35}, timeout=60),

@@ -25,7 +25,7 @@ from services.core.db import create_pool
 from services.embedded import free_port, wait_for_port
 from tests.conftest import with_database
 
-LIVE_SECRET = "live-test-secret"
+LIVE_SECRET = "live-test-secret-of-at-least-32-bytes"
 
 
 def create_live_app() -> Litestar:
