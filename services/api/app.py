@@ -26,7 +26,7 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
 from services.core.clock import Clock, system_clock
-from services.core.config import PROJECT_ROOT, Settings, load_settings
+from services.core.config import PROJECT_ROOT, Settings, exit_misconfigured, load_settings
 from services.core.db import create_pool
 from services.core.health import Health, check_health
 from services.core.projections.counters import compact
@@ -42,7 +42,8 @@ from .security import (
     VOTE_LIMIT_STORE,
     Limits,
     add_security_headers,
-    csrf_config,
+    api_config_problem,
+    csrf_middleware,
     rate_limits,
 )
 from .v1 import API_PATH, api_router
@@ -102,11 +103,12 @@ def create_app(
     clock: Clock = system_clock,
 ) -> Litestar:
     """Build the app; ``settings`` default to the environment, ``limits`` to ``Limits()``,
-    ``clock`` (what day it is, when a link expires) to the system's."""
+    ``clock`` (what day it is, when a link expires) to the system's. Settings it must not
+    run with (``api_config_problem``) stop the process: one line on stderr, exit code 2."""
     settings = settings or load_settings()
     limits = limits or Limits()
-    if not settings.database_url or not settings.redis_url:
-        raise SystemExit("DATABASE_URL and REDIS_URL must be set (or use `verdicts dev`)")
+    if problem := api_config_problem(settings):
+        exit_misconfigured(problem)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -151,8 +153,8 @@ def create_app(
         middleware=[
             *(config.middleware for config in rate_limits(limits)),
             ReaderMiddleware(ReaderCookies(settings.secret_key, secure=secure)),
+            csrf_middleware(settings),
         ],
-        csrf_config=csrf_config(settings),
         request_max_body_size=limits.max_body_bytes,
         before_send=[add_security_headers],
         exception_handlers=handlers(unrouted),

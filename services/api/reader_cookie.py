@@ -2,6 +2,9 @@
 
 The cookie is minted on a reader's first request. A missing, forged or tampered cookie
 is simply a new reader: there is nothing to reject, and nothing of anyone else's to see.
+
+Keys rotate with ``SECRET_KEY`` (newest first): cookies signed with an older listed
+key still read, and new ones are signed with the newest.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.core.config import keys_oldest_first
+
 from .security import NO_READER
 
 COOKIE_NAME = "reader"
@@ -25,10 +30,10 @@ _STATE_KEY = "reader_id"
 
 
 class ReaderCookies:
-    """Signs and reads reader ids with ``SECRET_KEY``."""
+    """Signs and reads reader ids with ``SECRET_KEY`` (one key, or several newest first)."""
 
     def __init__(self, secret_key: str, *, secure: bool) -> None:
-        self._signer = Signer(secret_key, salt="verdicts-reader")
+        self._signer = Signer(keys_oldest_first(secret_key), salt="verdicts-reader")
         self.secure = secure
 
     def read(self, value: str | None) -> str | None:

@@ -1,7 +1,8 @@
 """Request hardening: CSRF, rate limits, body size and security headers.
 
 All of it is Litestar's own machinery (``CSRFConfig``, ``RateLimitConfig``,
-``request_max_body_size``); this module only holds our settings for it.
+``request_max_body_size``; ``csrf.py`` makes its CSRF check survive a key rotation);
+this module only holds our settings for it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from typing import Any
 from litestar import Request
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
+from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import DurationUnit, RateLimitConfig
 from litestar.types import Message, Scope
 
-from services.core.config import Settings
+from services.core.config import Settings, secret_key_problem
+
+from .csrf import RotatingCSRFMiddleware
 
 VOTE_LIMIT_STORE = "rate_limit_votes"
 SUBSCRIBE_LIMIT_STORE = "rate_limit_subscriptions"
@@ -43,12 +47,19 @@ class Limits:
     namespace: str = "verdicts:ratelimit"
 
 
-def csrf_config(settings: Settings) -> CSRFConfig:
-    """Litestar's CSRF defaults: cookie ``csrftoken``, header ``X-CSRFToken``."""
-    return CSRFConfig(
-        secret=settings.secret_key,
-        cookie_secure=settings.public_url.startswith("https://"),
-    )
+def api_config_problem(settings: Settings) -> str | None:
+    """What keeps the API from starting with ``settings``, in one line; ``None`` if nothing."""
+    if not settings.database_url or not settings.redis_url:
+        return "DATABASE_URL and REDIS_URL must be set (or use `verdicts dev`)"
+    return secret_key_problem(settings)
+
+
+def csrf_middleware(settings: Settings) -> DefineMiddleware:
+    """Litestar's CSRF defaults (cookie ``csrftoken``, header ``X-CSRFToken``), verified
+    with every key in ``SECRET_KEY`` so a rotation does not void open forms."""
+    keys = settings.signing_keys
+    config = CSRFConfig(secret=keys[0], cookie_secure=settings.public_url.startswith("https://"))
+    return DefineMiddleware(RotatingCSRFMiddleware, config=config, keys=keys)
 
 
 def _counts_against(kind: str) -> Callable[[Request[Any, Any, Any]], Awaitable[bool]]:
