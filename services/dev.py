@@ -123,6 +123,8 @@ def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Pop
             str(settings.port),
             "--log-level",
             "warning",
+            # The app finds the client itself (TRUSTED_PROXIES), as in production.
+            "--no-proxy-headers",
         ],
         env=env,
     )

@@ -21,7 +21,6 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
-from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
@@ -32,19 +31,20 @@ from services.core.health import Health, check_health
 from services.core.projections.counters import compact
 from services.core.tokens import Tokens
 
+from .client_address import TrustedProxies
 from .deps import DEPENDENCIES
 from .error_handlers import handlers, unrouted
 from .operator import operator_router
 from .reader_cookie import ReaderCookies, ReaderMiddleware
 from .security import (
     NO_READER,
-    SUBSCRIBE_LIMIT_STORE,
-    VOTE_LIMIT_STORE,
     Limits,
+    RateLimiter,
+    RateLimitMiddleware,
     add_security_headers,
     api_config_problem,
     csrf_middleware,
-    rate_limits,
+    hit_counter,
 )
 from .v1 import API_PATH, api_router
 from .web import web_router
@@ -109,19 +109,15 @@ def create_app(
     limits = limits or Limits()
     if problem := api_config_problem(settings):
         exit_misconfigured(problem)
+    limiter = RateLimiter(limits=limits, trusted=TrustedProxies.parse(settings.trusted_proxies))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         assert settings.database_url and settings.redis_url
         app.state.pool = await create_pool(settings.database_url, size=settings.db_pool_size)
         app.state.redis = Redis.from_url(settings.redis_url)
-        # Rate-limit counters in Redis: every API process counts against the same limit.
-        for store in (VOTE_LIMIT_STORE, SUBSCRIBE_LIMIT_STORE):
-            app.stores.register(
-                store,
-                RedisStore(app.state.redis, namespace=f"{limits.namespace}:{store}"),
-                allow_override=True,
-            )
+        # Limit counters in Redis: every API process counts against the same limit.
+        limiter.counter = hit_counter(app.state.redis, limits)
         compactor = asyncio.create_task(compact_forever(app.state))
         try:
             yield
@@ -151,8 +147,8 @@ def create_app(
         ),
         dependencies=DEPENDENCIES,
         middleware=[
-            *(config.middleware for config in rate_limits(limits)),
-            ReaderMiddleware(ReaderCookies(settings.secret_key, secure=secure)),
+            RateLimitMiddleware(limiter),
+            ReaderMiddleware(ReaderCookies(settings.secret_key, secure=secure), limiter),
             csrf_middleware(settings),
         ],
         request_max_body_size=limits.max_body_bytes,

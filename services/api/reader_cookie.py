@@ -3,6 +3,11 @@
 The cookie is minted on a reader's first request. A missing, forged or tampered cookie
 is simply a new reader: there is nothing to reject, and nothing of anyone else's to see.
 
+A fresh cookie per request would be a fresh voter per request, so minting counts
+against a per-client cap (``Limits.new_readers``). Over it, pages still work (for a
+reader of that one request, with no cookie set), but a vote or bookmark is refused
+with 429: voting needs a reader from an earlier request.
+
 Keys rotate with ``SECRET_KEY`` (newest first): cookies signed with an older listed
 key still read, and new ones are signed with the newest.
 """
@@ -22,7 +27,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.config import keys_oldest_first
 
-from .security import NO_READER
+from .security import NO_READER, RateLimiter
 
 COOKIE_NAME = "reader"
 COOKIE_MAX_AGE = 2 * 365 * 86_400
@@ -59,28 +64,29 @@ class ReaderCookies:
 
 
 class ReaderMiddleware(ASGIMiddleware):
-    """Puts the reader id in the request state; sets the cookie when it is new."""
+    """Puts the reader id in the request state; sets the cookie when it is new (and the
+    client is under the new-reader cap)."""
 
     scopes = (ScopeType.HTTP,)
     exclude_opt_key = NO_READER
 
-    def __init__(self, cookies: ReaderCookies) -> None:
+    def __init__(self, cookies: ReaderCookies, limiter: RateLimiter) -> None:
         self.cookies = cookies
+        self.limiter = limiter
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         reader_id = self.cookies.read(connection.cookies.get(COOKIE_NAME))
-        if reader_id is not None:
-            connection.state[_STATE_KEY] = reader_id
-            await next_app(scope, receive, send)
-            return
-        reader_id = str(uuid.uuid4())
+        cookie = None
+        if reader_id is None:
+            reader_id = str(uuid.uuid4())
+            if await self.limiter.may_mint_reader(scope):
+                cookie = self.cookies.cookie(reader_id).to_header(header="")
         connection.state[_STATE_KEY] = reader_id
-        header = self.cookies.cookie(reader_id).to_header(header="")
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message).add("set-cookie", header)
+            if cookie is not None and message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message).add("set-cookie", cookie)
             await send(message)
 
         await next_app(scope, receive, send_with_cookie)

@@ -24,6 +24,7 @@ def config_group() -> None:
 def check(settings: Settings) -> None:
     """Exit 2 with the reason if the API or the worker would refuse to start; else 0."""
     # Imported here: every other command would pay for loading the API at startup.
+    from services.api.client_address import TrustedProxies
     from services.api.security import api_config_problem
     from services.worker.schedule import InvalidScheduleError, Schedule
 
@@ -33,7 +34,9 @@ def check(settings: Settings) -> None:
         Schedule.parse(settings.digest_cron)
     except InvalidScheduleError as exc:
         fail(f"configuration error: {exc}")
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
     console.print(
-        f"configuration ok: {len(settings.signing_keys)} signing key(s)"
+        f"configuration ok: {len(settings.signing_keys)} signing key(s), "
+        f"trusted proxies: {settings.trusted_proxies if proxies else 'none'}"
         f"{' (development)' if settings.development else ''}"
     )

@@ -74,6 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     confirm_daily_limit: int = 3
     confirm_hourly_limit: int = 500
     unconfirmed_retention_days: int = 7
+    trusted_proxies: str = ""
     development: bool = False
     """Set by ``verdicts dev`` for itself and its children: built-in secrets allowed."""
 
@@ -115,6 +116,7 @@ _ENV = {
     "confirm_daily_limit": "CONFIRM_DAILY_LIMIT",
     "confirm_hourly_limit": "CONFIRM_HOURLY_LIMIT",
     "unconfirmed_retention_days": "UNCONFIRMED_RETENTION_DAYS",
+    "trusted_proxies": "TRUSTED_PROXIES",
     "development": "VERDICTS_DEVELOPMENT",
 }
 

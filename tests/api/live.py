@@ -34,7 +34,9 @@ def create_live_app() -> Litestar:
         load_settings(),
         limits=Limits(
             votes=("minute", 100_000),
+            bookmarks=("minute", 100_000),
             subscriptions=("minute", 100_000),
+            new_readers=("minute", 100_000),
             namespace=os.environ["TEST_RATELIMIT_NAMESPACE"],
         ),
     )

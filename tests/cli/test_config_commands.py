@@ -36,9 +36,14 @@ def test_config_check_says_what_keeps_the_api_and_worker_from_starting(tmp_path:
     assert "SECRET_KEY is unset" in one_error_line(verdicts(tmp_path, "config", "check", **servers))
     short = verdicts(tmp_path, "config", "check", SECRET_KEY=f"{GOOD},old", **servers)
     assert "key 2 of 2 in SECRET_KEY is 3 bytes" in one_error_line(short)
+    proxy = verdicts(tmp_path, "config", "check", SECRET_KEY=GOOD, TRUSTED_PROXIES="x", **servers)
+    assert "TRUSTED_PROXIES: 'x'" in one_error_line(proxy)
     assert "DATABASE_URL" in one_error_line(verdicts(tmp_path, "config", "check", SECRET_KEY=GOOD))
-    ok = verdicts(tmp_path, "config", "check", SECRET_KEY=f"{GOOD}2, {GOOD}1", **servers)
-    assert ok.returncode == 0 and "configuration ok: 2 signing key(s)" in ok.stderr
+    ok = verdicts(
+        tmp_path, "config", "check", SECRET_KEY=f"{GOOD}2, {GOOD}1", TRUSTED_PROXIES="10.0.0.0/8",
+        **servers,
+    )  # fmt: skip
+    assert ok.returncode == 0 and "2 signing key(s), trusted proxies: 10.0.0.0/8" in ok.stderr
     dev = verdicts(tmp_path, "config", "check", VERDICTS_DEVELOPMENT="1", **servers)
     assert dev.returncode == 0 and "(development)" in dev.stderr
 
