@@ -31,6 +31,7 @@ from services.core.health import Health, check_health
 from services.core.projections.counters import compact
 from services.core.tokens import Tokens
 
+from .access_log import redact_tokens_in_access_log
 from .client_address import TrustedProxies
 from .deps import DEPENDENCIES
 from .error_handlers import handlers, unrouted
@@ -41,10 +42,10 @@ from .security import (
     Limits,
     RateLimiter,
     RateLimitMiddleware,
-    add_security_headers,
     api_config_problem,
     csrf_middleware,
     hit_counter,
+    security_headers,
 )
 from .v1 import API_PATH, api_router
 from .web import web_router
@@ -110,6 +111,7 @@ def create_app(
     if problem := api_config_problem(settings):
         exit_misconfigured(problem)
     limiter = RateLimiter(limits=limits, trusted=TrustedProxies.parse(settings.trusted_proxies))
+    redact_tokens_in_access_log()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -152,7 +154,7 @@ def create_app(
             csrf_middleware(settings),
         ],
         request_max_body_size=limits.max_body_bytes,
-        before_send=[add_security_headers],
+        before_send=[security_headers(settings)],
         exception_handlers=handlers(unrouted),
         template_config=TemplateConfig(
             directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_templates_fixed

@@ -8,6 +8,10 @@ against a per-client cap (``Limits.new_readers``). Over it, pages still work (fo
 reader of that one request, with no cookie set), but a vote or bookmark is refused
 with 429: voting needs a reader from an earlier request.
 
+Every answer that went through here depends on the reader (its votes, its bookmarks,
+its cookie, the CSRF token in its forms), so none may be stored by a shared cache:
+``Cache-Control: private, no-store`` and ``Vary: Cookie``.
+
 Keys rotate with ``SECRET_KEY`` (newest first): cookies signed with an older listed
 key still read, and new ones are signed with the newest.
 """
@@ -65,7 +69,7 @@ class ReaderCookies:
 
 class ReaderMiddleware(ASGIMiddleware):
     """Puts the reader id in the request state; sets the cookie when it is new (and the
-    client is under the new-reader cap)."""
+    client is under the new-reader cap); marks the answer as the reader's own."""
 
     scopes = (ScopeType.HTTP,)
     exclude_opt_key = NO_READER
@@ -84,12 +88,16 @@ class ReaderMiddleware(ASGIMiddleware):
                 cookie = self.cookies.cookie(reader_id).to_header(header="")
         connection.state[_STATE_KEY] = reader_id
 
-        async def send_with_cookie(message: Message) -> None:
-            if cookie is not None and message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message).add("set-cookie", cookie)
+        async def send_as_readers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers["cache-control"] = "private, no-store"
+                headers.extend_header_value("vary", "Cookie")
+                if cookie is not None:
+                    headers.add("set-cookie", cookie)
             await send(message)
 
-        await next_app(scope, receive, send_with_cookie)
+        await next_app(scope, receive, send_as_readers)
 
 
 async def provide_reader_id(request: Request[Any, Any, Any]) -> str:

@@ -13,7 +13,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware, DefineMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Receive, Scope, Send
 from redis.asyncio import Redis
 
 from services.core.config import Settings, secret_key_problem
@@ -170,11 +170,30 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 
+HSTS = "max-age=31536000"
+"""A year; without ``includeSubDomains``, which would bind every other host of the domain."""
 
-async def add_security_headers(message: Message, scope: Scope) -> None:
-    """``before_send`` hook: every response, error pages and unrouted 404s included."""
-    if message["type"] == "http.response.start":
+
+def _carries_token(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return query.startswith(b"token=") or b"&token=" in query
+
+
+def security_headers(settings: Settings) -> BeforeMessageSendHookHandler:
+    """The ``before_send`` hook for every response, error pages and unrouted 404s included:
+    the headers above, HSTS when ``PUBLIC_URL`` is https, and no ``Referer`` from a page
+    whose address carries a mail token (its stylesheet request would pass it on)."""
+    https = settings.public_url.startswith("https://")
+    headers_for_all = SECURITY_HEADERS | ({"strict-transport-security": HSTS} if https else {})
+
+    async def add_security_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
         headers = MutableScopeHeaders.from_message(message)
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers_for_all.items():
             if name not in headers:
                 headers[name] = value
+        if _carries_token(scope):
+            headers["referrer-policy"] = "no-referrer"
+
+    return add_security_headers

@@ -1,6 +1,6 @@
 """The production app factory under a real uvicorn on loopback, run the way an operator
 runs it: it refuses an unsafe SECRET_KEY, a spoofed X-Forwarded-For buys no fresh rate
-limit, and a named proxy's does."""
+limit, a named proxy's does, and mail tokens never reach the access log."""
 
 from __future__ import annotations
 
@@ -153,3 +153,20 @@ def test_a_named_proxy_forwards_its_clients_own_limits(
         another = subscribe_as(c, 200, "198.51.100.8")
     assert one_client == [202] * SUBSCRIBE_LIMIT + [429]
     assert another == 202
+
+
+def test_mail_tokens_never_reach_the_access_log(
+    live_dsn: str, fresh_redis: str, tmp_path: Path
+) -> None:
+    env = production_env(tmp_path, DATABASE_URL=live_dsn, REDIS_URL=fresh_redis, SECRET_KEY=SECRET)
+    secrets = ["SeCrEt-confirm.token", "SeCrEt-unsubscribe.token", "SeCrEt-one-click.token"]
+    with uvicorn(env, tmp_path) as (url, log), httpx.Client(base_url=url, timeout=10) as c:
+        c.get(f"/subscribe/confirm?token={secrets[0]}")
+        c.get(f"/unsubscribe?utm=x&token={secrets[1]}")
+        c.post(f"/unsubscribe/one-click?token={secrets[2]}", content=b"List-Unsubscribe=One-Click")
+    written = log.read_text()
+    assert "SeCrEt" not in written
+    for shown in ("GET /subscribe/confirm?token=[redacted]",
+                  "GET /unsubscribe?utm=x&token=[redacted]",
+                  "POST /unsubscribe/one-click?token=[redacted]"):  # fmt: skip
+        assert shown in written, written
