@@ -99,9 +99,11 @@ def _start_servers(settings: Settings, stack: contextlib.ExitStack) -> Servers:
 
 
 def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Popen[bytes]]:
-    """The API (uvicorn) and the arq worker, as child processes."""
+    """The API (uvicorn) and the arq worker, as child processes; in development mode, the
+    one mode in which they may sign with the built-in key."""
     env = dict(os.environ)
     env.update(
+        VERDICTS_DEVELOPMENT="1",
         DATABASE_URL=servers.database_url,
         REDIS_URL=servers.redis_url,
         SMTP_URL=servers.smtp_url,
@@ -121,6 +123,8 @@ def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Pop
             str(settings.port),
             "--log-level",
             "warning",
+            # The app finds the client itself (TRUSTED_PROXIES), as in production.
+            "--no-proxy-headers",
         ],
         env=env,
     )

@@ -22,7 +22,7 @@ from services.core.weeks import IsoWeek
 from services.worker.digest_delivery import send_week
 from services.worker.dispatch import Progress as DispatchProgress
 
-from .runner import console, progress_bar, with_pool
+from .runner import console, progress_bar, require_signing_key, with_pool
 
 
 class WeekType(click.ParamType[IsoWeek]):
@@ -86,6 +86,7 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
 
     Running it again for the same week sends nothing new. Stops with exit code 1 if
     the SMTP server cannot be reached (what is left waits for the next run)."""
+    require_signing_key(settings)  # every digest carries signed unsubscribe links
     target = week or IsoWeek.last_complete(system_clock())
 
     async def issue_and_send(pool: Pool) -> int:

@@ -18,6 +18,7 @@ from services.core.replay import ReplayReport
 from services.core.replay import replay as run_replay
 from services.core.store import Connection, Pool
 
+from .config_commands import config_group
 from .digest_commands import digest_group
 from .runner import console, database_url, progress_bar, run, with_connection, with_pool
 from .subscriber_commands import subscriber_group
@@ -136,5 +137,6 @@ def tally(settings: Settings, comparison: str, as_of: datetime | None) -> None:
     Console().print(table)
 
 
+main.add_command(config_group)
 main.add_command(digest_group)
 main.add_command(subscriber_group)

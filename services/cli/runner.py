@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from services.core.config import Settings
+from services.core.config import Settings, secret_key_problem
 from services.core.db import connect, create_pool
 from services.core.errors import VerdictsError
 from services.core.store import Connection, Pool
@@ -31,6 +31,12 @@ def fail(message: str) -> NoReturn:
     """Stop the command: ``message`` as one line on stderr, exit code 2."""
     console.print(f"[red]error:[/] {message}", soft_wrap=True, highlight=False)
     sys.exit(2)
+
+
+def require_signing_key(settings: Settings) -> None:
+    """Stop a command that signs or checks tokens unless ``SECRET_KEY`` is fit for it."""
+    if problem := secret_key_problem(settings):
+        fail(problem)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

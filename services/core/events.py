@@ -19,6 +19,9 @@ import msgspec
 Verdict = Literal["ship", "skip"]
 Reviewer = Literal["builder", "skeptic", "founder", "futurist"]
 UnsubscribeReason = Literal["link", "one-click", "bounce", "complaint", "operator"]
+ErasureReason = Literal["request", "unconfirmed"]
+"""``request``: erased on the person's request (``verdicts subscriber erase``);
+``unconfirmed``: a subscription never confirmed, purged after its retention time."""
 
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 Slug = Annotated[str, msgspec.Meta(pattern=SLUG_PATTERN, max_length=100)]
@@ -153,7 +156,8 @@ class DigestBounced(Event, frozen=True, kw_only=True):
 
 
 class SubscriberErased(Event, frozen=True, kw_only=True):
-    pass
+    # Added with a default: erasures recorded before it were all on request.
+    reason: ErasureReason = "request"
 
 
 # --- digests ---------------------------------------------------------------------------

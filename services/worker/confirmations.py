@@ -9,8 +9,11 @@ filed while Redis or SMTP is down is simply sent later.
 Flood control, decided at ingest in log order (one ingester at a time): a request
 whose address already has an unsent confirmation queued is ``suppressed`` as
 ``coalesced`` (that mail will carry a fresh link); beyond ``CONFIRM_DAILY_LIMIT`` mails
-per address in 24 hours, it is ``suppressed`` as ``daily-limit``. Suppressed rows stay,
-so abuse is visible. Only subscribers still ``pending`` when their turn comes get mail.
+per address in 24 hours, it is ``suppressed`` as ``daily-limit``; beyond
+``CONFIRM_HOURLY_LIMIT`` mails to all addresses in an hour, as ``hourly-limit``, so that
+rotating addresses and clients cannot make a mail cannon of the form. Suppressed rows
+stay, so abuse is visible. Only subscribers still ``pending`` when their turn comes get
+mail. The hours and days are the log's (``recorded_at``), not the worker's clock.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ _INGEST_LOCK = 0x6F757462  # "outb": one ingester at a time keeps the limits exa
 CONFIRMATIONS = SendQueue("confirmation_mails", eligible="pending")
 
 
-async def _decide(conn: Connection, subscriber_id: str, at: datetime, limit: int) -> str | None:
+async def _decide(
+    conn: Connection, subscriber_id: str, at: datetime, daily: int, hourly: int | None
+) -> str | None:
     """``None`` to queue a mail, else why it is suppressed."""
     row = await conn.fetchrow(
         "select count(*) filter (where state in ('pending', 'claimed'))::int,"
@@ -49,13 +54,25 @@ async def _decide(conn: Connection, subscriber_id: str, at: datetime, limit: int
     assert row is not None  # an aggregate always returns its row
     if row[0]:
         return "coalesced"
-    if row[1] >= limit:
+    if row[1] >= daily:
         return "daily-limit"
-    return None
+    if hourly is None:
+        return None
+    this_hour: int = await conn.fetchval(
+        "select count(*)::int from confirmation_mails where state not in ('suppressed', 'skipped')"
+        " and requested_at > $1::timestamptz - interval '1 hour'",
+        at,
+    )
+    return "hourly-limit" if this_hour >= hourly else None
 
 
-async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
-    """File the confirmation requests appended since the last run; returns how many."""
+async def ingest(
+    pool: Pool, *, daily_limit: int, hourly_limit: int | None = None, page: int = 2000
+) -> int:
+    """File the confirmation requests appended since the last run; returns how many.
+
+    ``daily_limit`` caps the mails to one address per 24 hours, ``hourly_limit`` the
+    mails to all addresses per hour (``None``: no such cap)."""
     filed = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
@@ -72,7 +89,7 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
                 if rec.type != "SubscriptionRequested":
                     continue
                 sid = SUBSCRIBER.key(rec.stream_id)
-                reason = await _decide(conn, sid, rec.recorded_at, daily_limit)
+                reason = await _decide(conn, sid, rec.recorded_at, daily_limit, hourly_limit)
                 filed += await conn.fetchval(
                     "with ins as (insert into confirmation_mails"
                     " (id, subscriber_id, requested_at, state, detail)"

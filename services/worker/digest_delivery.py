@@ -82,13 +82,14 @@ class DigestMails:
     def compose(self, item: Claimed, now: datetime) -> Outgoing:
         token = self._tokens.issue(Purpose.UNSUBSCRIBE, item.subscriber_id)
         one_click = f"{self._site}/unsubscribe/one-click?token={token}"
-        mailto = f"mailto:unsubscribe@{self._domain}?subject=unsubscribe%20{token}"
         return self.template.personalise(
             to=item.email,
             message_id=message_id(self.week, item.subscriber_id, self._domain),
             date=now,
             fields={UNSUBSCRIBE_URL: f"{self._site}/unsubscribe?token={token}"},
-            headers=(("List-Unsubscribe", f"<{one_click}>, <{mailto}>"),),
+            # https only: no inbound mail path reads a mailto: unsubscribe, so none is
+            # advertised (RFC 8058 needs the https URI; RFC 2369 allows it alone).
+            headers=(("List-Unsubscribe", f"<{one_click}>"),),
         )
 
     async def _outcome(

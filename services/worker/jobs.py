@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from services.core import digest_issues
+from services.core import digest_issues, subscriptions
 from services.core.clock import Clock
 from services.core.health import WORKER_HEARTBEAT_KEY
 from services.core.projections.counters import compact
@@ -47,7 +47,11 @@ async def send_confirmations(ctx: Ctx) -> dict[str, int]:
     pool, settings = ctx["pool"], ctx["settings"]
     async with pool.acquire() as conn:
         reaped = await CONFIRMATIONS.reap(conn)
-    filed = await ingest(pool, daily_limit=settings.confirm_daily_limit)
+    filed = await ingest(
+        pool,
+        daily_limit=settings.confirm_daily_limit,
+        hourly_limit=settings.confirm_hourly_limit,
+    )
     mails: ConfirmationMails = ctx["confirmation_mails"]
     dispatcher = Dispatcher(pool, settings, mails, clock=ctx["clock"])
     progress = await dispatcher.run(budget=CONFIRMATION_BUDGET)
@@ -94,3 +98,19 @@ async def deliver_digests(ctx: Ctx) -> dict[str, int]:
         sent += run.progress.sent
         unknown += run.progress.unknown + run.reaped_unknown
     return {"weeks": len(weeks), "sent": sent, "unknown": unknown}
+
+
+async def purge_unconfirmed(ctx: Ctx) -> int:
+    """Erase subscriptions not confirmed within ``UNCONFIRMED_RETENTION_DAYS`` of their
+    last request: their address is kept no longer than a confirm link could need it."""
+    clock: Clock = ctx["clock"]
+    cutoff = clock() - timedelta(days=ctx["settings"].unconfirmed_retention_days)
+    purged = 0
+    # Each erasure commits alone, so a run cut short by its timeout loses nothing.
+    while batch := await subscriptions.purge_unconfirmed(ctx["pool"], requested_before=cutoff):
+        purged += batch
+    return purged
+
+
+FUNCTIONS = (issue_weekly_digest, deliver_digests, send_confirmations)
+"""The jobs that can be enqueued (the cron jobs are in ``settings``)."""

@@ -19,25 +19,30 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from services.core.clock import system_clock
-from services.core.config import load_settings
+from services.core.config import exit_misconfigured, load_settings, secret_key_problem
 from services.core.db import create_pool
 
 from .confirmations import ConfirmationMails
 from .jobs import (
+    FUNCTIONS,
     Ctx,
     compact_counters,
     deliver_digests,
     heartbeat,
     issue_weekly_digest,
+    purge_unconfirmed,
     send_confirmations,
 )
 from .schedule import InvalidScheduleError, Schedule
 
 _settings = load_settings()
+# Here, at import, so a worker that must not start says so before arq logs anything.
+if _problem := secret_key_problem(_settings):
+    exit_misconfigured(_problem)
 try:
     _schedule = Schedule.parse(_settings.digest_cron)
 except InvalidScheduleError as exc:
-    raise SystemExit(f"configuration error: {exc}") from None
+    exit_misconfigured(f"configuration error: {exc}")
 
 
 async def startup(ctx: Ctx) -> None:
@@ -60,13 +65,14 @@ async def shutdown(ctx: Ctx) -> None:
 class WorkerSettings:
     """arq's settings class for the verdicts worker."""
 
-    functions: ClassVar[list[Any]] = [issue_weekly_digest, deliver_digests, send_confirmations]
+    functions: ClassVar[list[Any]] = list(FUNCTIONS)
     cron_jobs: ClassVar[list[Any]] = [
         cron(heartbeat, second={0, 15, 30, 45}, timeout=10),
         cron(compact_counters, second={5, 35}, timeout=60),
         cron(send_confirmations, second=set(range(0, 60, 2)), timeout=60),
         cron(deliver_digests, second={1, 11, 21, 31, 41, 51}, timeout=60),
         cron(issue_weekly_digest, **_schedule.arq_options(), timeout=120, max_tries=1),
+        cron(purge_unconfirmed, minute={23}, timeout=120),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -70,9 +70,9 @@ def test_errors_are_one_line_not_tracebacks(dsn: str, tmp_path: Path) -> None:
 
 def test_dev_starts_everything_embedded_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_URL")
-    }
+    # No SECRET_KEY either: `verdicts dev` is the one place the built-in key may sign.
+    unset = ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "SECRET_KEY", "VERDICTS_DEVELOPMENT")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         VERDICTS_DATA_DIR=str(tmp_path / "data"),
         PORT=str(port),
