@@ -128,6 +128,9 @@ class ConfirmationMails:
             fields={CONFIRM_URL: f"{self._site}/subscribe/confirm?token={token}"},
         )
 
+    async def halted(self, conn: Connection) -> bool:
+        return False  # confirmations are never held: a reader is waiting for the link
+
     async def delivered(self, conn: Connection, item: Claimed, message: Outgoing) -> None:
         await self.queue.settle(conn, item.id, "sent")
 

@@ -59,6 +59,10 @@ class MailStream(Protocol):
         self, conn: Connection, item: Claimed, attempt: Attempt, *, permanent: bool
     ) -> None: ...
 
+    async def halted(self, conn: Connection) -> bool:
+        """Whether an operator holds this stream: checked before each message."""
+        ...
+
 
 Done = tuple[Claimed, Outgoing, Attempt]
 
@@ -180,6 +184,8 @@ class Dispatcher:
 
         async def record_and_start_next(conn: Connection) -> tuple[str | None, int, int]:
             outcome = await self._record(conn, *done) if done is not None else None
+            if go_on and await self.mail.halted(conn):
+                return outcome, 0, -1
             skipped = 0
             for i, item in enumerate(upcoming if go_on else ()):
                 started = await queue.start(conn, item.id, self.owner, s.mail_lease_seconds)
