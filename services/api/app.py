@@ -29,13 +29,16 @@ from services.core.clock import Clock, system_clock
 from services.core.config import PROJECT_ROOT, Settings, load_settings
 from services.core.db import create_pool
 from services.core.health import Health, check_health
+from services.core.logs import configure_logging
 from services.core.projections.counters import compact
 from services.core.tokens import Tokens
 
 from .deps import DEPENDENCIES
 from .error_handlers import handlers, unrouted
 from .operator import operator_router
+from .probes import PROBES
 from .reader_cookie import ReaderCookies, ReaderMiddleware
+from .request_telemetry import RequestIdMiddleware, record_response
 from .security import (
     NO_READER,
     SUBSCRIBE_LIMIT_STORE,
@@ -104,6 +107,7 @@ def create_app(
     """Build the app; ``settings`` default to the environment, ``limits`` to ``Limits()``,
     ``clock`` (what day it is, when a link expires) to the system's."""
     settings = settings or load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     limits = limits or Limits()
     if not settings.database_url or not settings.redis_url:
         raise SystemExit("DATABASE_URL and REDIS_URL must be set (or use `verdicts dev`)")
@@ -138,7 +142,7 @@ def create_app(
         cache_control=CacheControlHeader(max_age=3600, public=True),
     )
     return Litestar(
-        route_handlers=[healthz, static, web_router(), api_router(), operator_router],
+        route_handlers=[healthz, *PROBES, static, web_router(), api_router(), operator_router],
         lifespan=[lifespan],
         state=State(
             {
@@ -149,12 +153,14 @@ def create_app(
         ),
         dependencies=DEPENDENCIES,
         middleware=[
+            RequestIdMiddleware(),
             *(config.middleware for config in rate_limits(limits)),
             ReaderMiddleware(ReaderCookies(settings.secret_key, secure=secure)),
         ],
         csrf_config=csrf_config(settings),
         request_max_body_size=limits.max_body_bytes,
-        before_send=[add_security_headers],
+        before_send=[add_security_headers, record_response],
+        logging_config=None,  # services.core.logs configures logging, for uvicorn and arq too
         exception_handlers=handlers(unrouted),
         template_config=TemplateConfig(
             directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_templates_fixed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
@@ -66,6 +67,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mail_retry_seconds: float = 60.0
     mail_max_attempts: int = 6
     confirm_daily_limit: int = 3
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
 
     @property
     def data_path(self) -> Path:
@@ -98,6 +103,10 @@ _ENV = {
     "mail_retry_seconds": "MAIL_RETRY_SECONDS",
     "mail_max_attempts": "MAIL_MAX_ATTEMPTS",
     "confirm_daily_limit": "CONFIRM_DAILY_LIMIT",
+    "log_format": "LOG_FORMAT",
+    "log_level": "LOG_LEVEL",
+    "worker_metrics_port": "WORKER_METRICS_PORT",
+    "worker_metrics_host": "WORKER_METRICS_HOST",
 }
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.mail_render import CONFIRM_URL, render_confirmation
+from services.core.metrics import count_mails
 from services.core.store import Connection, Cursor, Pool
 from services.core.streams import SUBSCRIBER
 from services.core.tokens import Purpose, Tokens
@@ -58,6 +59,7 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
     """File the confirmation requests appended since the last run; returns how many."""
     filed = 0
     while True:
+        suppressed = 0
         async with pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", _INGEST_LOCK):
                 return filed
@@ -73,7 +75,7 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
                     continue
                 sid = SUBSCRIBER.key(rec.stream_id)
                 reason = await _decide(conn, sid, rec.recorded_at, daily_limit)
-                filed += await conn.fetchval(
+                inserted: int = await conn.fetchval(
                     "with ins as (insert into confirmation_mails"
                     " (id, subscriber_id, requested_at, state, detail)"
                     " values ($1, $2, $3, $4, $5) on conflict (id) do nothing returning 1)"
@@ -84,6 +86,8 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
                     "suppressed" if reason else "pending",
                     reason,
                 )
+                filed += inserted
+                suppressed += inserted if reason else 0
             last = batch[-1].cursor
             await conn.execute(
                 "insert into outbox_cursors (name, tx_id, position)"
@@ -94,6 +98,7 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
                 str(last.tx_id),
                 last.position,
             )
+        count_mails(CONFIRMATIONS.table, "suppressed", suppressed)
         if len(batch) < page:
             return filed
 

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
+from services.core.metrics import count_mails
 from services.core.store import Connection, Pool
 from services.core.writes import run_write_on
 from services.worker.mime import Outgoing, mail_domain
@@ -200,6 +201,8 @@ class Dispatcher:
         outcome, skipped, index = await run_write_on(conn, record_and_start_next)
         if outcome is not None:
             setattr(self.progress, outcome, getattr(self.progress, outcome) + 1)
+            count_mails(queue.table, outcome)
+        count_mails(queue.table, "skipped", skipped)
         self.progress.skipped += skipped
         self._report()
         if index < 0:

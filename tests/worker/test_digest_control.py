@@ -37,9 +37,10 @@ async def _sending(pool: Pool, settings: Settings, sink: Sink) -> asyncio.Task[W
     await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
     run = asyncio.create_task(send_week(pool, settings, IsoWeek.parse(WEEK), clock=CLOCK))
     async with asyncio.timeout(30):
-        while sink.count() < 6:
+        while True:
+            if sink.count() >= 6:
+                return run
             await asyncio.sleep(0.01)
-    return run
 
 
 async def _states(pool: Pool) -> dict[str, int]:
