@@ -20,6 +20,7 @@ from services.core.store import Connection, Pool
 
 from .digest_commands import digest_group
 from .runner import console, database_url, progress_bar, run, with_connection, with_pool
+from .status_command import status_command
 from .subscriber_commands import subscriber_group
 
 
@@ -138,3 +139,4 @@ def tally(settings: Settings, comparison: str, as_of: datetime | None) -> None:
 
 main.add_command(digest_group)
 main.add_command(subscriber_group)
+main.add_command(status_command)
