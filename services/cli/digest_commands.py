@@ -109,7 +109,10 @@ def pause(settings: Settings, week: IsoWeek) -> None:
     if result.outcome is Control.ALREADY_PAUSED:
         console.print(f"{week} was already paused")
         return
-    console.print(f"paused {week}: nothing more goes out until `verdicts digest resume {week}`")
+    console.print(
+        f"paused {week}: nothing more goes out until `verdicts digest resume {week}`",
+        soft_wrap=True,
+    )
 
 
 @digest_group.command()
@@ -121,7 +124,9 @@ def resume(settings: Settings, week: IsoWeek) -> None:
     if result.outcome is Control.NOT_PAUSED:
         console.print(f"{week} was not paused")
         return
-    console.print(f"resumed {week}: the worker goes on with it (or `verdicts digest send`)")
+    console.print(
+        f"resumed {week}: the worker goes on with it (or `verdicts digest send`)", soft_wrap=True
+    )
 
 
 @digest_group.command()
@@ -134,7 +139,9 @@ def cancel(settings: Settings, week: IsoWeek) -> None:
         console.print(f"{week} was already cancelled")
         return
     done = "completed" if result.completed else "completes once the message in flight is recorded"
-    console.print(f"cancelled {week}: {result.cancelled} recipient(s) will not get it; {done}")
+    console.print(
+        f"cancelled {week}: {result.cancelled} recipient(s) will not get it; {done}", soft_wrap=True
+    )
 
 
 @digest_group.command()

@@ -78,21 +78,27 @@ async def request_subscription(
     meta = Metadata(request_id=request_id, idempotency_key=idempotency_key)
 
     async def record_request(conn: Connection) -> str:
-        sid: str | None = await conn.fetchval(
-            "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
-            " on conflict (email) do nothing returning subscriber_id::text",
-            str(uuid.uuid4()),
-            address,
-        )
-        if sid is None:
-            sid = await conn.fetchval(
-                "select subscriber_id::text from subscriber_emails where email = $1", address
-            )
-        assert sid is not None
+        sid = await subscriber_id_for(conn, address)
         await _append(conn, sid, SubscriptionRequested(), meta)
         return sid
 
     return await run_write(pool, record_request)
+
+
+async def subscriber_id_for(conn: Connection, address: str) -> str:
+    """The id of a normalised ``address``: its own if it has one, else a new one."""
+    sid: str | None = await conn.fetchval(
+        "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
+        " on conflict (email) do nothing returning subscriber_id::text",
+        str(uuid.uuid4()),
+        address,
+    )
+    if sid is None:
+        sid = await conn.fetchval(
+            "select subscriber_id::text from subscriber_emails where email = $1", address
+        )
+    assert sid is not None
+    return sid
 
 
 async def confirm_subscription(pool: Pool, subscriber_id: str) -> Outcome:
