@@ -23,7 +23,7 @@ from .events import (
     Unsubscribed,
     UnsubscribeReason,
 )
-from .store import Connection, Metadata, Pool
+from .store import AppendResult, Connection, Metadata, Pool
 from .streams import SUBSCRIBER
 from .writes import append_and_project, append_at_current_version, run_write
 
@@ -175,7 +175,9 @@ async def record_digest_outcome(
     outcome: DigestDelivered | DigestBounced,
     *,
     expected_version: int,
-) -> None:
+    idempotency_key: str | None = None,
+    metadata: Metadata | None = None,
+) -> AppendResult:
     """Append what became of a digest mail to the subscriber's stream, in the caller's
     transaction; the ``BOUNCES_TO_UNSUBSCRIBE``-th permanent bounce unsubscribes too."""
     events: list[Event] = [outcome]
@@ -186,6 +188,11 @@ async def record_digest_outcome(
         )
         if row and row[0] in ("pending", "confirmed") and row[1] + 1 >= BOUNCES_TO_UNSUBSCRIBE:
             events.append(Unsubscribed(reason="bounce"))
-    await append_and_project(
-        conn, SUBSCRIBER.name(subscriber_id), events, expected_version=expected_version
+    return await append_and_project(
+        conn,
+        SUBSCRIBER.name(subscriber_id),
+        events,
+        expected_version=expected_version,
+        idempotency_key=idempotency_key,
+        metadata=metadata,
     )

@@ -99,10 +99,11 @@ class DeliveriesProjection:
             row.status, row.message_id = "delivered", ev.message_id
             row.deliveries += 1
         else:
+            # A bounce reported after delivery (a relay's DSN) overrides it: the
+            # server accepted the message, and the mail never arrived.
             row.code = ev.code
             row.bounces += ev.permanent
-            if row.status != "delivered":
-                row.status = "bounced" if ev.permanent else "failed"
+            row.status = "bounced" if ev.permanent else "failed"
         row.updated_at = rec.recorded_at
         state.dirty.add(key)
 
