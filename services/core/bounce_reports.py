@@ -8,7 +8,9 @@ recipient of that week, is ignored. A permanent failure (5.x.x) counts toward th
 rule; a relay that gave up on a transient one (``failed``, 4.x.x) is recorded as not
 permanent; a ``delayed`` report records nothing (the relay is still trying). Each
 (week, subscriber) takes one reported bounce: the same DSN fed twice appends nothing
-the second time (an idempotency key on the subscriber's stream).
+the second time (an idempotency key on the subscriber's stream). The delivery
+ledger keeps such a message ``delivered`` (the relay did take it) and counts the
+bounce in its ``bounces`` and ``code``.
 """
 
 from __future__ import annotations

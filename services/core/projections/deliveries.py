@@ -99,11 +99,10 @@ class DeliveriesProjection:
             row.status, row.message_id = "delivered", ev.message_id
             row.deliveries += 1
         else:
-            # A bounce reported after delivery (a relay's DSN) overrides it: the
-            # server accepted the message, and the mail never arrived.
             row.code = ev.code
             row.bounces += ev.permanent
-            row.status = "bounced" if ev.permanent else "failed"
+            if row.status != "delivered":
+                row.status = "bounced" if ev.permanent else "failed"
         row.updated_at = rec.recorded_at
         state.dirty.add(key)
 
