@@ -110,6 +110,7 @@ def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Pop
         SECRET_KEY=settings.secret_key,
         PUBLIC_URL=settings.public_url,
     )
+    env.setdefault("LOG_FORMAT", "console")  # JSON lines are for log collectors, not a terminal
     api = subprocess.Popen(
         [
             sys.executable,
@@ -129,7 +130,15 @@ def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Pop
         env=env,
     )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "arq", "services.worker.settings.WorkerSettings"], env=env
+        [
+            sys.executable,
+            "-m",
+            "arq",
+            "services.worker.settings.WorkerSettings",
+            "--custom-log-dict",
+            "services.core.logs.LOGGING",
+        ],
+        env=env,
     )
     return [api, worker]
 

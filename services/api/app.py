@@ -28,15 +28,17 @@ from services.core.clock import Clock, system_clock
 from services.core.config import PROJECT_ROOT, Settings, exit_misconfigured, load_settings
 from services.core.db import create_pool
 from services.core.health import Health, check_health
+from services.core.logs import configure_logging
 from services.core.projections.counters import compact
 from services.core.tokens import Tokens
 
-from .access_log import redact_tokens_in_access_log
 from .client_address import TrustedProxies
 from .deps import DEPENDENCIES
 from .error_handlers import handlers, unrouted
 from .operator import operator_router
+from .probes import PROBES
 from .reader_cookie import ReaderCookies, ReaderMiddleware
+from .request_telemetry import RequestIdMiddleware, record_response
 from .security import (
     NO_READER,
     Limits,
@@ -107,11 +109,11 @@ def create_app(
     ``clock`` (what day it is, when a link expires) to the system's. Settings it must not
     run with (``api_config_problem``) stop the process: one line on stderr, exit code 2."""
     settings = settings or load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     limits = limits or Limits()
     if problem := api_config_problem(settings):
         exit_misconfigured(problem)
     limiter = RateLimiter(limits=limits, trusted=TrustedProxies.parse(settings.trusted_proxies))
-    redact_tokens_in_access_log()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -138,7 +140,7 @@ def create_app(
         cache_control=CacheControlHeader(max_age=3600, public=True),
     )
     return Litestar(
-        route_handlers=[healthz, static, web_router(), api_router(), operator_router],
+        route_handlers=[healthz, *PROBES, static, web_router(), api_router(), operator_router],
         lifespan=[lifespan],
         state=State(
             {
@@ -149,12 +151,14 @@ def create_app(
         ),
         dependencies=DEPENDENCIES,
         middleware=[
+            RequestIdMiddleware(),
             RateLimitMiddleware(limiter),
             ReaderMiddleware(ReaderCookies(settings.secret_key, secure=secure), limiter),
             csrf_middleware(settings),
         ],
         request_max_body_size=limits.max_body_bytes,
-        before_send=[security_headers(settings)],
+        before_send=[security_headers(settings), record_response],
+        logging_config=None,  # services.core.logs configures logging, for uvicorn and arq too
         exception_handlers=handlers(unrouted),
         template_config=TemplateConfig(
             directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_templates_fixed

@@ -18,9 +18,11 @@ from services.core.replay import ReplayReport
 from services.core.replay import replay as run_replay
 from services.core.store import Connection, Pool
 
+from .bounce_commands import bounce_group
 from .config_commands import config_group
 from .digest_commands import digest_group
 from .runner import console, database_url, progress_bar, run, with_connection, with_pool
+from .status_command import status_command
 from .subscriber_commands import subscriber_group
 
 
@@ -140,3 +142,5 @@ def tally(settings: Settings, comparison: str, as_of: datetime | None) -> None:
 main.add_command(config_group)
 main.add_command(digest_group)
 main.add_command(subscriber_group)
+main.add_command(status_command)
+main.add_command(bounce_group)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
@@ -83,6 +83,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """The keys in ``SECRET_KEY``, newest first: sign with the first, verify with all."""
         return parse_secret_keys(self.secret_key) or (DEV_SECRET,)
 
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
+
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
@@ -118,6 +123,10 @@ _ENV = {
     "unconfirmed_retention_days": "UNCONFIRMED_RETENTION_DAYS",
     "trusted_proxies": "TRUSTED_PROXIES",
     "development": "VERDICTS_DEVELOPMENT",
+    "log_format": "LOG_FORMAT",
+    "log_level": "LOG_LEVEL",
+    "worker_metrics_port": "WORKER_METRICS_PORT",
+    "worker_metrics_host": "WORKER_METRICS_HOST",
 }
 
 

@@ -180,6 +180,25 @@ class DigestCompleted(Event, frozen=True, kw_only=True):
     week: str
     sent: int
     bounced: int
+    cancelled: int = 0
+    """Recipients never sent to because an operator cancelled the week."""
+
+
+class DigestPaused(Event, frozen=True, kw_only=True):
+    """An operator held the week's send: senders stop before their next message."""
+
+    week: str
+
+
+class DigestResumed(Event, frozen=True, kw_only=True):
+    week: str
+
+
+class DigestCancelled(Event, frozen=True, kw_only=True):
+    """An operator stopped the week for good; ``cancelled`` recipients were never sent to."""
+
+    week: str
+    cancelled: int
 
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -258,6 +277,9 @@ ALL_EVENTS: list[type[Event]] = [
     SubscriberErased,
     DigestIssued,
     DigestCompleted,
+    DigestPaused,
+    DigestResumed,
+    DigestCancelled,
 ]
 
 CODEC = EventCodec(ALL_EVENTS)

@@ -26,7 +26,7 @@ from .events import (
     Unsubscribed,
     UnsubscribeReason,
 )
-from .store import Connection, Metadata, Pool
+from .store import AppendResult, Connection, Metadata, Pool
 from .streams import SUBSCRIBER
 from .writes import append_and_project, append_at_current_version, run_write
 
@@ -81,21 +81,27 @@ async def request_subscription(
     meta = Metadata(request_id=request_id, idempotency_key=idempotency_key)
 
     async def record_request(conn: Connection) -> str:
-        sid: str | None = await conn.fetchval(
-            "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
-            " on conflict (email) do nothing returning subscriber_id::text",
-            str(uuid.uuid4()),
-            address,
-        )
-        if sid is None:
-            sid = await conn.fetchval(
-                "select subscriber_id::text from subscriber_emails where email = $1", address
-            )
-        assert sid is not None
+        sid = await subscriber_id_for(conn, address)
         await _append(conn, sid, SubscriptionRequested(), meta)
         return sid
 
     return await run_write(pool, record_request)
+
+
+async def subscriber_id_for(conn: Connection, address: str) -> str:
+    """The id of a normalised ``address``: its own if it has one, else a new one."""
+    sid: str | None = await conn.fetchval(
+        "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
+        " on conflict (email) do nothing returning subscriber_id::text",
+        str(uuid.uuid4()),
+        address,
+    )
+    if sid is None:
+        sid = await conn.fetchval(
+            "select subscriber_id::text from subscriber_emails where email = $1", address
+        )
+    assert sid is not None
+    return sid
 
 
 async def confirm_subscription(pool: Pool, subscriber_id: str) -> Outcome:
@@ -219,7 +225,9 @@ async def record_digest_outcome(
     outcome: DigestDelivered | DigestBounced,
     *,
     expected_version: int,
-) -> None:
+    idempotency_key: str | None = None,
+    metadata: Metadata | None = None,
+) -> AppendResult:
     """Append what became of a digest mail to the subscriber's stream, in the caller's
     transaction; the ``BOUNCES_TO_UNSUBSCRIBE``-th permanent bounce unsubscribes too."""
     events: list[Event] = [outcome]
@@ -230,6 +238,11 @@ async def record_digest_outcome(
         )
         if row and row[0] in ("pending", "confirmed") and row[1] + 1 >= BOUNCES_TO_UNSUBSCRIBE:
             events.append(Unsubscribed(reason="bounce"))
-    await append_and_project(
-        conn, SUBSCRIBER.name(subscriber_id), events, expected_version=expected_version
+    return await append_and_project(
+        conn,
+        SUBSCRIBER.name(subscriber_id),
+        events,
+        expected_version=expected_version,
+        idempotency_key=idempotency_key,
+        metadata=metadata,
     )

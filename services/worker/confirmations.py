@@ -24,6 +24,7 @@ from datetime import datetime
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.mail_render import CONFIRM_URL, render_confirmation
+from services.core.metrics import count_mails
 from services.core.store import Connection, Cursor, Pool
 from services.core.streams import SUBSCRIBER
 from services.core.tokens import Purpose, Tokens
@@ -75,6 +76,7 @@ async def ingest(
     mails to all addresses per hour (``None``: no such cap)."""
     filed = 0
     while True:
+        suppressed = 0
         async with pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", _INGEST_LOCK):
                 return filed
@@ -90,7 +92,7 @@ async def ingest(
                     continue
                 sid = SUBSCRIBER.key(rec.stream_id)
                 reason = await _decide(conn, sid, rec.recorded_at, daily_limit, hourly_limit)
-                filed += await conn.fetchval(
+                inserted: int = await conn.fetchval(
                     "with ins as (insert into confirmation_mails"
                     " (id, subscriber_id, requested_at, state, detail)"
                     " values ($1, $2, $3, $4, $5) on conflict (id) do nothing returning 1)"
@@ -101,6 +103,8 @@ async def ingest(
                     "suppressed" if reason else "pending",
                     reason,
                 )
+                filed += inserted
+                suppressed += inserted if reason else 0
             last = batch[-1].cursor
             await conn.execute(
                 "insert into outbox_cursors (name, tx_id, position)"
@@ -111,6 +115,7 @@ async def ingest(
                 str(last.tx_id),
                 last.position,
             )
+        count_mails(CONFIRMATIONS.table, "suppressed", suppressed)
         if len(batch) < page:
             return filed
 
@@ -144,6 +149,9 @@ class ConfirmationMails:
             date=now,
             fields={CONFIRM_URL: f"{self._site}/subscribe/confirm?token={token}"},
         )
+
+    async def halted(self, conn: Connection) -> bool:
+        return False  # confirmations are never held: a reader is waiting for the link
 
     async def delivered(self, conn: Connection, item: Claimed, message: Outgoing) -> None:
         await self.queue.settle(conn, item.id, "sent")

@@ -21,11 +21,13 @@ from arq.connections import RedisSettings
 from services.core.clock import system_clock
 from services.core.config import exit_misconfigured, load_settings, secret_key_problem
 from services.core.db import create_pool
+from services.core.logs import configure_logging
 
 from .confirmations import ConfirmationMails
 from .jobs import (
     FUNCTIONS,
     Ctx,
+    bind_job,
     compact_counters,
     deliver_digests,
     heartbeat,
@@ -33,6 +35,7 @@ from .jobs import (
     purge_unconfirmed,
     send_confirmations,
 )
+from .metrics_server import serve_metrics
 from .schedule import InvalidScheduleError, Schedule
 
 _settings = load_settings()
@@ -47,8 +50,10 @@ except InvalidScheduleError as exc:
 
 async def startup(ctx: Ctx) -> None:
     settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     if not settings.database_url:
         raise SystemExit("DATABASE_URL must be set for the worker (or use `verdicts dev`)")
+    serve_metrics(settings)
     ctx["settings"] = settings
     ctx["schedule"] = _schedule
     ctx["clock"] = system_clock
@@ -76,6 +81,7 @@ class WorkerSettings:
     ]
     on_startup = startup
     on_shutdown = shutdown
+    on_job_start = bind_job
     redis_settings = RedisSettings.from_dsn(_settings.redis_url or "redis://127.0.0.1:6379/0")
     timezone = UTC
     health_check_interval = 10
