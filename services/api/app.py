@@ -26,9 +26,10 @@ from redis.asyncio import Redis
 
 from services.core.clock import Clock, system_clock
 from services.core.config import PROJECT_ROOT, Settings, exit_misconfigured, load_settings
-from services.core.db import create_pool
+from services.core.db import create_pool, outage
 from services.core.health import Health, check_health
 from services.core.logs import configure_logging
+from services.core.outage import OutageLog
 from services.core.projections.counters import compact
 from services.core.tokens import Tokens
 
@@ -77,13 +78,18 @@ stable per error; `GET /problems/{type}` explains each.
 
 async def compact_forever(state: State, *, every: float = 2.0) -> None:
     """Fold counter deltas in the background; one process at a time does the work."""
+    database = OutageLog("the database (counter compaction)", log)
     while True:
         try:
             async with state.pool.acquire() as conn:
                 while await compact(conn) > 0:
                     pass
-        except Exception:  # keep folding after a passing database error
-            log.exception("counter compaction failed; retrying")
+            database.recovered()
+        except Exception as exc:  # keep folding after a passing database error
+            if outage(exc) is None:
+                log.exception("counter compaction failed; retrying")
+            else:
+                database.failed(exc, f"retrying every {every:g} s")
         await asyncio.sleep(every)
 
 

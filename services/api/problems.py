@@ -13,6 +13,7 @@ import msgspec
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
+from services.core.db import RETRY_AFTER_SECONDS, outage
 from services.core.errors import (
     ComparisonWithdrawnError,
     InvalidEmailError,
@@ -80,6 +81,9 @@ _TYPES = (
                 "allow cookies, or try again when `Retry-After` says."),
     ProblemType("internal-error", 500, "Something went wrong on our side",
                 "Nothing you did. It has been logged; please try again shortly."),
+    ProblemType("database-unavailable", 503, "Back in a moment",
+                "Our database is restarting or cannot be reached. What you sent may not have "
+                "been saved; sending it again is safe. `Retry-After` says when to try."),
 )  # fmt: skip
 
 PROBLEMS = {p.slug: p for p in _TYPES}
@@ -154,20 +158,24 @@ _BY_ERROR: dict[type[Exception], str] = {
 }
 """Domain errors whose message is the detail readers see."""
 
+_WITHOUT_DETAIL: dict[type[Exception], str] = {
+    StreamVersionConflictError: "conflict",
+    UnknownSubscriberError: "unknown-subscriber",
+}
+"""Domain errors whose message is not for readers."""
+
 
 def explain(exc: Exception) -> Explained:
     """The problem an exception stands for; unexpected exceptions are logged here."""
     if (slug := _BY_ERROR.get(type(exc))) is not None:
         return Explained(PROBLEMS[slug], str(exc), {})
+    if (slug := _WITHOUT_DETAIL.get(type(exc))) is not None:
+        return Explained(PROBLEMS[slug], None, {})
     match exc:
-        case StreamVersionConflictError():
-            return Explained(PROBLEMS["conflict"], None, {})
         case InvalidTokenError(expired=True):
             return Explained(PROBLEMS["link-expired"], str(exc), {})
         case InvalidTokenError():
             return Explained(PROBLEMS["invalid-link"], str(exc), {})
-        case UnknownSubscriberError():
-            return Explained(PROBLEMS["unknown-subscriber"], None, {})
         case NewReaderLimitError():
             return Explained(PROBLEMS["new-reader-limit"], None, _rate_limit_headers(exc))
         case ValidationException():
@@ -184,6 +192,11 @@ def explain(exc: Exception) -> Explained:
                 "about:blank", exc.status_code, HTTPStatus(exc.status_code).phrase, ""
             )
             return Explained(generic, exc.detail, dict(exc.headers or {}))
+    if (down := outage(exc)) is not None:
+        log.warning("answering 503: %s", down)
+        return Explained(
+            PROBLEMS["database-unavailable"], None, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
     log.error("unhandled error", exc_info=exc)
     return Explained(PROBLEMS["internal-error"], None, {})
 
