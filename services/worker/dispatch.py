@@ -96,6 +96,9 @@ class Dispatcher:
     on_progress: Callable[[Progress], None] | None = None
     clock: Clock = system_clock
     """Dates each message (its ``Date`` header)."""
+    stop: asyncio.Event | None = None
+    """Set (by SIGTERM, say): each lane finishes its message in flight, records its
+    outcome, gives its other claimed rows back and ends."""
 
     def __post_init__(self) -> None:
         self.sender = parseaddr(self.settings.mail_from)[1]
@@ -118,7 +121,8 @@ class Dispatcher:
 
     def _more(self, deadline: float | None) -> bool:
         in_time = deadline is None or time.monotonic() < deadline
-        return in_time and self.progress.smtp_down is None
+        stopped = self.stop is not None and self.stop.is_set()
+        return in_time and not stopped and self.progress.smtp_down is None
 
     async def _lane(self, link: SmtpLink, deadline: float | None) -> None:
         s = self.settings
