@@ -1,14 +1,17 @@
-"""SIGTERM and SIGINT stop a send gracefully: `verdicts digest send` finishes the
-messages in flight, records them, gives claimed rows back and exits 0; the next send
-finishes the rest with nobody served twice."""
+"""SIGTERM and SIGINT stop a send gracefully: `verdicts digest send` and `verdicts worker`
+finish the messages in flight, record them, give claimed rows back and exit 0; the
+next send finishes the rest with nobody served twice."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 import pytest
+from arq import create_pool
+from arq.connections import RedisSettings
 
 from services.core import digest_issues
 from services.core.config import Settings
@@ -16,7 +19,7 @@ from services.core.store import Pool
 from services.core.weeks import IsoWeek
 from tests.outages import process_env
 
-from .conftest import WEEK, Sink, assert_once_each, confirmed, outcome
+from .conftest import WEEK, Sink, assert_once_each, confirmed, outcome, send_all
 
 VERDICTS = [sys.executable, "-m", "services.cli"]
 
@@ -67,3 +70,30 @@ async def test_digest_send_stops_between_messages(
     async with pool.acquire() as conn:
         status = await digest_issues.status(conn, IsoWeek.parse(WEEK))
     assert status.completed_at is not None and status.duplicates == 0
+
+
+async def test_verdicts_worker_stops_its_send_between_messages(
+    pool: Pool, settings: Settings, sink: Sink, catalog: None, tmp_path: Path
+) -> None:
+    await confirmed(pool, 150)
+    sink.delay = 0.05
+    await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
+    log = (tmp_path / "worker.log").open("wb")
+    worker = await asyncio.create_subprocess_exec(
+        *VERDICTS, "worker", env=process_env(settings), stdout=log, stderr=log
+    )
+    assert settings.redis_url
+    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        await redis.enqueue_job("deliver_digests")
+        await asyncio.to_thread(sink.wait_for, 20)
+        worker.send_signal(signal.SIGTERM)
+        # Well within arq's job_completion_wait (20 s): the send stops after its
+        # messages in flight instead of running out its budget.
+        assert await asyncio.wait_for(worker.wait(), 15) == 0
+    finally:
+        await redis.aclose()
+        log.close()
+    await assert_stopped_cleanly(pool, sink)
+    await send_all(pool, settings)
+    assert_once_each(await outcome(pool, sink))
