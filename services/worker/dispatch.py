@@ -9,8 +9,9 @@ connection. No database transaction is open while SMTP runs.
 The ``unknown`` window is one message per lane: from the commit that marks a row
 ``sending`` to the commit that records its outcome, i.e. one SMTP transaction plus one
 short database transaction (a few milliseconds against a local server; at most the
-SMTP timeout). Only a crash, a kill or a connection lost inside it leaves a row
-``unknown``.
+SMTP timeout). Only a crash, a kill, or a connection lost after the message and its
+final dot were sent (``smtp.py``: the stages) leaves a row ``unknown``; ``verdicts
+digest resolve`` settles it.
 """
 
 from __future__ import annotations
