@@ -16,6 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from services.core.db import RETRY_AFTER_SECONDS, outage
 from services.core.errors import (
     ComparisonWithdrawnError,
+    IdempotencyKeyReusedError,
     InvalidEmailError,
     InvalidTokenError,
     StreamVersionConflictError,
@@ -72,6 +73,10 @@ _TYPES = (
                 "Votes are per tool within a comparison; pick one of its two tools."),
     ProblemType("invalid-email", 422, "That email address does not look right",
                 "Check the address for typos; it needs a name, an @ and a domain."),
+    ProblemType("idempotency-key-reused", 422, "This Idempotency-Key belongs to another request",
+                "An `Idempotency-Key` names one request: a retry sends the same method, path "
+                "and body with it and gets the first one's effect once. Another request needs "
+                "a key of its own. Nothing was done. Keys are kept for 24 hours."),
     ProblemType("rate-limited", 429, "Too many requests",
                 "Slow down a little: this client sent too many of these requests. "
                 "`Retry-After` says when to try again."),
@@ -155,6 +160,7 @@ _BY_ERROR: dict[type[Exception], str] = {
     ToolNotInComparisonError: "tool-not-in-comparison",
     InvalidEmailError: "invalid-email",
     ComparisonWithdrawnError: "comparison-withdrawn",
+    IdempotencyKeyReusedError: "idempotency-key-reused",
 }
 """Domain errors whose message is the detail readers see."""
 

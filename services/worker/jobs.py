@@ -19,6 +19,7 @@ from services.core.logs import bind
 from services.core.metrics import WORKER_HEARTBEAT
 from services.core.projections.counters import compact
 from services.core.weeks import IsoWeek
+from services.core.writes import STORE
 
 from .confirmations import CONFIRMATIONS, ConfirmationMails, ingest
 from .digest_delivery import send_week
@@ -62,6 +63,15 @@ async def compact_counters(ctx: Ctx) -> int:
         folded: int = await compact(conn)
     _done("counter deltas compacted", {"folded": folded})
     return folded
+
+
+async def expire_idempotency_keys(ctx: Ctx) -> int:
+    """Delete the ``Idempotency-Key``s that expired (a day after their request) by the
+    worker's clock; each can then name a new request."""
+    clock: Clock = ctx["clock"]
+    async with ctx["pool"].acquire() as conn:
+        expired: int = await STORE.expire_keys(conn, now=clock())
+        return expired
 
 
 async def send_confirmations(ctx: Ctx) -> dict[str, int]:
@@ -154,5 +164,5 @@ async def purge_unconfirmed(ctx: Ctx) -> int:
     return purged
 
 
-FUNCTIONS = (issue_weekly_digest, deliver_digests, send_confirmations)
+FUNCTIONS = (issue_weekly_digest, deliver_digests, send_confirmations, expire_idempotency_keys)
 """The jobs that can be enqueued (the cron jobs are in ``settings``)."""

@@ -33,6 +33,7 @@ from .jobs import (
     bind_job,
     compact_counters,
     deliver_digests,
+    expire_idempotency_keys,
     heartbeat,
     issue_weekly_digest,
     purge_unconfirmed,
@@ -82,6 +83,7 @@ class WorkerSettings:
         cron(compact_counters, second={5, 35}, timeout=60),
         cron(send_confirmations, second=set(range(0, 60, 2)), timeout=60),
         cron(deliver_digests, second={1, 11, 21, 31, 41, 51}, timeout=60),
+        cron(expire_idempotency_keys, minute=set(range(0, 60, 10)), second=25, timeout=60),
         cron(issue_weekly_digest, **_schedule.arq_options(), timeout=120, max_tries=1),
         cron(purge_unconfirmed, minute={23}, timeout=120),
     ]
