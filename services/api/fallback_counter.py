@@ -6,8 +6,8 @@ every limited route (votes, bookmarks, subscriptions, one-click, new readers) in
 ``FallbackHitCounter`` delegates to the Redis counter; while that errors it counts in
 a ``MemoryHitCounter`` instead (limits still hold, per API process rather than across
 them), tries Redis again every ``retry_every`` seconds, and logs the outage once and
-its end once. ``down`` tells ``/healthz``. It wraps the counter, not the limits, so it
-covers whatever limits ``security.py`` defines.
+its end once; ``verdicts_rate_limit_fallback_hits`` counts the hits it took. It wraps
+the counter, not the limits, so it covers whatever limits ``security.py`` defines.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
+from services.core import metrics
 from services.core.outage import OutageLog
 
 from .limiter import Hit, HitCounter
@@ -70,10 +71,6 @@ class FallbackHitCounter:
         self._retry_at = 0.0
         self.outage = OutageLog("Redis (limit counters)", log, clock=clock)
 
-    @property
-    def down(self) -> bool:
-        return self.outage.down
-
     async def hit(self, key: str, window: int) -> Hit:
         if not self.outage.down or self._clock() >= self._retry_at:
             try:
@@ -84,4 +81,5 @@ class FallbackHitCounter:
             else:
                 self.outage.recovered()
                 return hit
+        metrics.RATE_LIMIT_FALLBACK_HITS.inc()
         return await self.memory.hit(key, window)

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from litestar import Litestar
 from redis.asyncio import Redis
@@ -20,6 +21,7 @@ from services.core.clock import Clock
 from services.core.config import Settings
 from services.core.store import Pool
 from tests.asgi import asgi_client
+from tests.metrics_text import samples, value
 from tests.outages import StoppableRedis
 
 from .conftest import (
@@ -35,6 +37,8 @@ from .conftest import (
 )
 
 VOTE_LIMIT = 6
+TOKEN = "outage-operator-token"
+FALLBACK_HITS = "verdicts_rate_limit_fallback_hits_total"
 VOTES = f"/api/v1/comparisons/{FILES_VS_AZURE}/votes"
 
 
@@ -54,7 +58,11 @@ async def redis_app(
     dsn: str, own_redis: StoppableRedis, limits: Limits, clock: Clock
 ) -> AsyncIterator[Litestar]:
     settings = Settings(
-        database_url=dsn, redis_url=own_redis.url, secret_key=SECRET, public_url=BASE_URL
+        database_url=dsn,
+        redis_url=own_redis.url,
+        secret_key=SECRET,
+        public_url=BASE_URL,
+        operator_token=TOKEN,
     )
     app = create_app(settings, limits=limits, clock=clock)
     async with running(app):
@@ -68,6 +76,11 @@ async def counter_keys(url: str, limits: Limits) -> int:
         return len([k async for k in redis.scan_iter(f"{limits.namespace}:*")])
     finally:
         await redis.aclose()
+
+
+async def fallback_hits(client: httpx.AsyncClient) -> float:
+    scraped = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    return value(samples(scraped.text), FALLBACK_HITS)
 
 
 async def test_readers_act_while_redis_is_down(
@@ -85,6 +98,7 @@ async def test_readers_act_while_redis_is_down(
         assert (await api.get("/healthz")).json()["status"] == "ok"
         assert await counter_keys(own_redis.url, limits) > 0  # counted in Redis
 
+        fallback_before = await fallback_hits(api)
         own_redis.stop()
         before = await event_count(pool)
         # Six votes (one a form's) fit the limit in this process's own counter; the
@@ -98,6 +112,7 @@ async def test_readers_act_while_redis_is_down(
         subscribe = await api.post("/api/v1/subscriptions", json={"email": "r@example.com"})
         health = await api.get("/healthz")
         appended = await event_count(pool) - before
+        counted_here = await fallback_hits(api) - fallback_before
 
         own_redis.start()
         # The counter tries Redis again within ``FallbackHitCounter.retry_every`` (2 s):
@@ -113,6 +128,7 @@ async def test_readers_act_while_redis_is_down(
     assert (bookmark.status_code, subscribe.status_code) == (200, 202)
     # 6 votes, 1 bookmark, 1 subscription: nothing was lost, the 429 appended nothing.
     assert appended == VOTE_LIMIT + 2
+    assert counted_here == VOTE_LIMIT + 1 + 2  # the refused vote, the bookmark, the subscription
     assert health.status_code == 200
     assert health.json()["status"] == "degraded" and health.json()["redis"].startswith("down")
     assert back.status_code == 200
