@@ -24,6 +24,7 @@ from .digest_commands import digest_group
 from .runner import console, database_url, progress_bar, run, with_connection, with_pool
 from .status_command import status_command
 from .subscriber_commands import subscriber_group
+from .worker_command import worker
 
 
 @click.group()
@@ -144,3 +145,4 @@ main.add_command(digest_group)
 main.add_command(subscriber_group)
 main.add_command(status_command)
 main.add_command(bounce_group)
+main.add_command(worker)

@@ -19,6 +19,20 @@ class StreamVersionConflictError(VerdictsError):
         self.expected_version = expected_version
 
 
+class IdempotencyKeyReusedError(VerdictsError):
+    """An ``Idempotency-Key`` already used for another request (method, path or body)."""
+
+    def __init__(self, key: str, method: str, path: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for another request ({method} {path}"
+            " with its own body): a retry sends the same method, path and body with it;"
+            " a new request needs a new key"
+        )
+        self.key = key
+        self.method = method
+        self.path = path
+
+
 class UnknownComparisonError(VerdictsError):
     def __init__(self, slug: str) -> None:
         super().__init__(f"no comparison {slug!r}")
