@@ -17,13 +17,13 @@ from services.core.reader_state import reader_state
 from services.core.store import IdempotentRequest, Pool
 from services.core.tallies import NO_VOTES
 
+from ..params import SlugPath
 from ..problems import problem_responses
 from ..security import RATE_LIMIT, VOTES
 from .schemas import (
     ComparisonDetail,
     ComparisonList,
     ReaderStanding,
-    SlugPath,
     TallyReport,
     VoteRequest,
     VoteResult,
