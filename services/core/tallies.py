@@ -8,10 +8,11 @@ the two; tallies "as of" a past time use the same SQL with a time bound.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
+from .errors import InvalidTimeError
 from .projections.community import tally_key, tally_subject
 from .projections.counters import totals
 from .store import Connection
@@ -84,11 +85,28 @@ select comparison, tool,
 """
 
 
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; ``InvalidTimeError`` if it has no zone offset, or if in UTC it
+    falls outside what Python represents (years 1 to 9999; PostgreSQL's range is wider),
+    e.g. ``0001-01-01T00:00:00+01:00``."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidTimeError(
+            moment.isoformat(), "give a time zone offset, e.g. 2026-11-20T12:00Z"
+        )
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidTimeError(
+            moment.isoformat(), "it falls outside years 1 to 9999 in UTC"
+        ) from None
+
+
 async def recompute(
     conn: Connection, *, comparison: str | None = None, as_of: datetime | None = None
 ) -> dict[TallyKey, Tally]:
-    """Tallies straight from the log (optionally one comparison, optionally as of a time)."""
-    rows = await conn.fetch(_RECOMPUTE, comparison, as_of)
+    """Tallies straight from the log (optionally one comparison, optionally as of a time:
+    ``InvalidTimeError`` if ``in_utc`` refuses it)."""
+    rows = await conn.fetch(_RECOMPUTE, comparison, None if as_of is None else in_utc(as_of))
     return {(r[0], r[1]): Tally.of(r[2], r[3]) for r in rows if r[2] or r[3]}
 
 
