@@ -2,16 +2,19 @@
 
 ``recompute`` is deliberately independent of the projection code: plain SQL over the
 events finds each reader's last vote event per (comparison, tool). ``verify`` compares
-the two; tallies "as of" a past time use the same SQL with a time bound.
+the two, and each day of the history too (``daily_tallies``); tallies "as of" a past
+time use the same SQL with a time bound.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import msgspec
 
+from . import daily_tallies
+from .daily_tallies import NO_CHANGE, DayChange
 from .errors import InvalidTimeError
 from .projections.community import tally_key, tally_subject
 from .projections.counters import totals
@@ -111,19 +114,37 @@ async def recompute(
 
 
 class Drift(msgspec.Struct, frozen=True):
+    """A tally the counters hold that is not the log's."""
+
     comparison: str
     tool: str
     projected: Tally
     from_log: Tally
 
 
-async def verify(conn: Connection) -> list[Drift]:
-    """Every (comparison, tool) whose projected tally differs from the log's."""
+class DayDrift(msgspec.Struct, frozen=True):
+    """A day of a tally's history whose change the counters hold is not the log's."""
+
+    comparison: str
+    tool: str
+    day: date
+    projected: DayChange
+    from_log: DayChange
+
+
+async def verify(conn: Connection) -> list[Drift | DayDrift]:
+    """Every (comparison, tool) whose projected tally differs from the log's, then every
+    day of the history (the ship % chart's points) whose change differs."""
     projected = await all_current(conn)
-    from_log = await recompute(conn)
-    drifts = []
-    for key in sorted(set(projected) | set(from_log)):
-        p, g = projected.get(key, NO_VOTES), from_log.get(key, NO_VOTES)
+    logged = await recompute(conn)
+    drifts: list[Drift | DayDrift] = []
+    for key in sorted(set(projected) | set(logged)):
+        p, g = projected.get(key, NO_VOTES), logged.get(key, NO_VOTES)
         if (p.ship, p.skip) != (g.ship, g.skip):
             drifts.append(Drift(key[0], key[1], p, g))
+    days, days_logged = await daily_tallies.projected(conn), await daily_tallies.from_log(conn)
+    for day in sorted(days.keys() | days_logged.keys()):
+        dp, dg = days.get(day, NO_CHANGE), days_logged.get(day, NO_CHANGE)
+        if dp != dg:
+            drifts.append(DayDrift(*day, dp, dg))
     return drifts
