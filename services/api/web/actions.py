@@ -33,7 +33,8 @@ class BookmarkForm(msgspec.Struct, frozen=True, kw_only=True):
 
 def _back(back: str, done: str, tool: str) -> Redirect:
     """Back to the comparison the form was on, or to the bookmarks page; never elsewhere."""
-    path = f"/compare/{back}" if back != "bookmarks" and _SLUG.match(back) else "/bookmarks"
+    # fullmatch: with match, the pattern's "$" lets a trailing newline through.
+    path = f"/compare/{back}" if back != "bookmarks" and _SLUG.fullmatch(back) else "/bookmarks"
     return Redirect(path, query_params={"done": done, "tool": tool}, status_code=303)
 
 
