@@ -60,6 +60,15 @@ async def from_log(conn: Connection) -> dict[DayKey, DayChange]:
     return {(r[0], r[1], r[2]): DayChange(r[3], r[4]) for r in rows if r[3] or r[4]}
 
 
+def summed(days: dict[DayKey, DayChange]) -> dict[tuple[str, str], DayChange]:
+    """Each (comparison, tool)'s changes added up over every day: its standing tally."""
+    totals: dict[tuple[str, str], DayChange] = {}
+    for (comparison, tool, _), change in days.items():
+        was = totals.get((comparison, tool), NO_CHANGE)
+        totals[(comparison, tool)] = DayChange(was.ship + change.ship, was.skip + change.skip)
+    return totals
+
+
 async def projected(conn: Connection) -> dict[DayKey, DayChange]:
     """Every day that changed a tally, per (comparison, tool), as the counters hold it:
     the rows the ship % history is drawn from."""
