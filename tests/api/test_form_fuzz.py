@@ -28,7 +28,14 @@ SUBSCRIBER = "fuzz@example.com"
 @pytest.fixture
 def limits() -> Limits:
     """Limits no fuzzing run reaches: a 429 would hide what the form does."""
-    return limits_for_test(votes=("minute", 100_000), subscriptions=("minute", 100_000))
+    unlimited = ("minute", 100_000)
+    return limits_for_test(
+        votes=unlimited,
+        bookmarks=unlimited,
+        subscriptions=unlimited,
+        one_click=unlimited,
+        new_readers=unlimited,
+    )
 
 
 @dataclass(frozen=True)
