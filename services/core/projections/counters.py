@@ -29,12 +29,12 @@ def counted(where: str) -> str:
 async def totals(
     conn: Connection, metrics: Sequence[str], subjects: Sequence[str] | None = None
 ) -> dict[tuple[str, str], int]:
-    """Current totals per (metric, subject), of ``subjects`` or of all; absent pairs
-    are zero."""
+    """Current non-zero totals per (metric, subject), of ``subjects`` or of all; absent
+    pairs are zero (whether rows that add up to zero are still there is no count)."""
     rows = await conn.fetch(
         "select metric, subject, sum(n)::bigint from "
         + counted("metric = any($1) and ($2::text[] is null or subject = any($2))")
-        + " c group by metric, subject",
+        + " c group by metric, subject having sum(n) <> 0",
         list(metrics),
         None if subjects is None else list(subjects),
     )
