@@ -53,6 +53,7 @@ from .security import (
 )
 from .v1 import API_PATH, api_router
 from .web import web_router
+from .web.static_files import StaticFileSystem
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ def create_app(
     static = create_static_files_router(
         path="/static",
         directories=[STATIC],
+        file_system=StaticFileSystem(),
         opt={NO_READER: True},
         cache_control=CacheControlHeader(max_age=3600, public=True),
     )

@@ -18,6 +18,7 @@ from services.core.errors import (
     ComparisonWithdrawnError,
     IdempotencyKeyReusedError,
     InvalidEmailError,
+    InvalidTimeError,
     InvalidTokenError,
     StreamVersionConflictError,
     ToolNotInComparisonError,
@@ -161,6 +162,7 @@ _BY_ERROR: dict[type[Exception], str] = {
     InvalidEmailError: "invalid-email",
     ComparisonWithdrawnError: "comparison-withdrawn",
     IdempotencyKeyReusedError: "idempotency-key-reused",
+    InvalidTimeError: "invalid-request",
 }
 """Domain errors whose message is the detail readers see."""
 

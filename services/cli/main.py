@@ -93,11 +93,22 @@ def replay(settings: Settings, names: tuple[str, ...]) -> None:
 @main.command()
 @click.pass_obj
 def verify(settings: Settings) -> None:
-    """Recompute every tally from the log and compare with the projection (exit 1 on drift)."""
+    """Recompute every tally, and each day of its history, from the log and compare them
+    with the projection (exit 1 on drift)."""
     drifts = with_connection(settings, tallies.verify)
     if not drifts:
-        console.print("no drift: every tally matches the log")
+        console.print("no drift: every tally and every day of its history matches the log")
         return
+    totals = [d for d in drifts if isinstance(d, tallies.Drift)]
+    days = [d for d in drifts if isinstance(d, tallies.DayDrift)]
+    if totals:
+        console.print(_tally_drifts(totals))
+    if days:
+        console.print(_day_drifts(days))
+    sys.exit(1)
+
+
+def _tally_drifts(drifts: list[tallies.Drift]) -> Table:
     table = Table(
         "comparison",
         "tool",
@@ -112,8 +123,27 @@ def verify(settings: Settings) -> None:
             f"{d.projected.ship}/{d.projected.skip}",
             f"{d.from_log.ship}/{d.from_log.skip}",
         )
-    console.print(table)
-    sys.exit(1)
+    return table
+
+
+def _day_drifts(drifts: list[tallies.DayDrift]) -> Table:
+    table = Table(
+        "comparison",
+        "tool",
+        "day",
+        "projected ship/skip change",
+        "log ship/skip change",
+        title=f"{len(drifts)} day(s) of ship % history drifted from the log",
+    )
+    for d in drifts:
+        table.add_row(
+            d.comparison,
+            d.tool,
+            d.day.isoformat(),
+            f"{d.projected.ship:+d}/{d.projected.skip:+d}",
+            f"{d.from_log.ship:+d}/{d.from_log.skip:+d}",
+        )
+    return table
 
 
 @main.command()

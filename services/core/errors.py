@@ -92,3 +92,11 @@ class InvalidWeekError(VerdictsError):
     def __init__(self, text: str, reason: str) -> None:
         super().__init__(f"not an ISO week: {text!r} ({reason}); write it like 2026-W47")
         self.text = text
+
+
+class InvalidTimeError(VerdictsError):
+    """A moment this system cannot place: no zone offset, or outside years 1 to 9999 in UTC."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(f"not a usable time: {text} ({reason})")
+        self.text = text

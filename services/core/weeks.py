@@ -26,9 +26,13 @@ class IsoWeek(NamedTuple):
             raise InvalidWeekError(text, "expected YYYY-Www")
         year, week = int(match[1]), int(match[2])
         try:
-            date.fromisocalendar(year, week, 1)
+            monday = date.fromisocalendar(year, week, 1)
         except ValueError as exc:
             raise InvalidWeekError(text, str(exc)) from None
+        # A week's end and the week before it must be dates too: 9999-W52 ends in year
+        # 10000 and 0001-W01 follows year 0, and Python has neither.
+        if not date.min < monday <= date.max - timedelta(days=7):
+            raise InvalidWeekError(text, "outside the weeks of years 1 to 9999")
         return cls(year, week)
 
     @classmethod

@@ -6,6 +6,7 @@ catalog imported) for the whole test module. Import the fixtures into a conftest
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -64,17 +65,15 @@ async def live_dsn(pg_admin_dsn: str, template_db: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@pytest.fixture(scope="module")
-def live_url(
-    live_dsn: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """Base URL of the app running under uvicorn in a subprocess."""
+@contextlib.contextmanager
+def serve(dsn: str, redis_url: str, log_path: Path, *, workers: int = 1) -> Iterator[str]:
+    """``create_live_app`` under uvicorn (``workers`` processes) on a free loopback port;
+    yields its base URL. Fails if the server logged a traceback."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log_path: Path = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
     env = {
         **os.environ,
-        "DATABASE_URL": live_dsn,
+        "DATABASE_URL": dsn,
         "REDIS_URL": redis_url,
         "SECRET_KEY": LIVE_SECRET,
         "PUBLIC_URL": base,
@@ -83,7 +82,8 @@ def live_url(
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "tests.api.live:create_live_app",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+             "--workers", str(workers)],
             env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -98,3 +98,13 @@ def live_url(
                 proc.wait()
     server_log = log_path.read_text()
     assert "Traceback" not in server_log, server_log
+
+
+@pytest.fixture(scope="module")
+def live_url(
+    live_dsn: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Base URL of the app running under uvicorn in a subprocess."""
+    log_path: Path = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
+    with serve(live_dsn, redis_url, log_path) as base:
+        yield base

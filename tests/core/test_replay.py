@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -153,8 +153,37 @@ async def test_verify_reports_drift(catalog: Pool) -> None:
     )
     async with catalog.acquire() as conn:
         drift = await tallies.verify(conn)
-    assert len(drift) == 1
-    assert (drift[0].projected.skip, drift[0].from_log.skip) == (2, 0)
+    assert len(drift) == 2
+    total, day = drift
+    assert isinstance(total, tallies.Drift)
+    assert (total.projected.skip, total.from_log.skip) == (2, 0)
+    assert isinstance(day, tallies.DayDrift) and (day.comparison, day.tool) == (CMP, TOOLS[0])
+    assert (day.projected.skip, day.from_log.skip) == (2, 0)
+
+
+async def test_verify_reports_a_history_that_drifted_while_the_tally_held(catalog: Pool) -> None:
+    reader = str(uuid.uuid4())
+    await reader_actions.cast_vote(catalog, reader, CMP, TOOLS[0], "ship")
+    await reader_actions.cast_vote(catalog, reader, CMP, TOOLS[1], "skip")
+    today = await catalog.fetchval("select (now() at time zone 'UTC')::date")
+    # The ship moved to yesterday in the counters: totals agree, the history does not.
+    await catalog.execute(
+        "insert into counter_deltas (metric, subject, day, delta)"
+        " values ('ship', $1, $2, -1), ('ship', $1, $2 - 1, 1)",
+        f"{CMP}/{TOOLS[0]}",
+        today,
+    )
+    async with catalog.acquire() as conn:
+        drift = await tallies.verify(conn)
+    assert [(d.comparison, d.tool, d.day) for d in drift if isinstance(d, tallies.DayDrift)] == [
+        (CMP, TOOLS[0], today - timedelta(days=1)),
+        (CMP, TOOLS[0], today),
+    ]
+    assert len(drift) == 2, "the tallies themselves still match"
+    yesterday, on_the_day = drift
+    assert isinstance(yesterday, tallies.DayDrift) and isinstance(on_the_day, tallies.DayDrift)
+    assert (yesterday.projected.ship, yesterday.from_log.ship) == (1, 0)
+    assert (on_the_day.projected.ship, on_the_day.from_log.ship) == (0, 1)
 
 
 async def test_tally_as_of_a_past_time(catalog: Pool) -> None:

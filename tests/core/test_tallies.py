@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.core import reader_actions, tallies
+from services.core.daily_tallies import NO_CHANGE, DayChange
 from services.core.events import Verdict
 from services.core.projections.community import tally_subject
 from services.core.projections.counters import compact
 from services.core.store import Pool
-from services.core.tallies import NO_VOTES, Drift, Tally
+from services.core.tallies import NO_VOTES, DayDrift, Drift, Tally
 
 CMP = "claude-files-api-vs-azure-ai-foundry-voice-router"
 A, B = "claude-files-api", "azure-ai-foundry-voice-router"
@@ -156,10 +157,14 @@ async def test_verify_reports_injected_drift_only(pool: Pool, catalog: None) -> 
     await _inject(pool, "skip", CMP2, M, 1)  # a tool nobody voted on
     async with pool.acquire() as conn:
         drift = await tallies.verify(conn)
-        # Sorted by (comparison, tool): "azure-…" before "claude-…".
+        # Sorted by (comparison, tool): "azure-…" before "claude-…"; the tallies, then
+        # the day of their history that drifted with them.
+        injected_on = date(2026, 11, 20)
         assert drift == [
             Drift(CMP2, M, projected=Tally.of(0, 1), from_log=NO_VOTES),
             Drift(CMP, A, projected=Tally.of(3, 1), from_log=Tally.of(1, 1)),
+            DayDrift(CMP2, M, injected_on, projected=DayChange(0, 1), from_log=NO_CHANGE),
+            DayDrift(CMP, A, injected_on, projected=DayChange(2, 0), from_log=NO_CHANGE),
         ]
         # Compaction moves the injected rows; the drift stays what it was.
         await compact(conn)

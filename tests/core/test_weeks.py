@@ -21,7 +21,9 @@ def test_weeks(text: str, week: tuple[int, int], start: str) -> None:
     assert IsoWeek.last_complete(parsed.start) == parsed.previous
 
 
-@pytest.mark.parametrize("bad", ["2026-47", "2026-W54", "2026-W00", "2021-W53", ""])
+@pytest.mark.parametrize(
+    "bad", ["2026-47", "2026-W54", "2026-W00", "2021-W53", "", "9999-W52", "0001-W01"]
+)
 def test_bad_weeks_say_how_to_write_one(bad: str) -> None:
     with pytest.raises(InvalidWeekError, match="write it like 2026-W47"):
         IsoWeek.parse(bad)

@@ -9,9 +9,10 @@ from services.core import read_models, reader_actions
 from services.core.reader_state import ReaderState
 from services.core.store import IdempotentRequest, Pool
 
+from ..params import SlugPath
 from ..problems import problem_responses
 from ..security import BOOKMARKS, RATE_LIMIT
-from .schemas import BookmarkList, SlugPath
+from .schemas import BookmarkList
 
 
 async def _bookmarks(pool: Pool, state: ReaderState) -> BookmarkList:

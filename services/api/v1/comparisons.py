@@ -7,7 +7,6 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, put
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
 from litestar.params import JSONBody, QueryParameter
 
 from services.core import read_models, reader_actions, tallies
@@ -17,13 +16,13 @@ from services.core.reader_state import reader_state
 from services.core.store import IdempotentRequest, Pool
 from services.core.tallies import NO_VOTES
 
+from ..params import SlugPath
 from ..problems import problem_responses
 from ..security import RATE_LIMIT, VOTES
 from .schemas import (
     ComparisonDetail,
     ComparisonList,
     ReaderStanding,
-    SlugPath,
     TallyReport,
     VoteRequest,
     VoteResult,
@@ -79,8 +78,6 @@ class ComparisonsController(Controller):
         self, pool: NamedDependency[Pool], slug: SlugPath, as_of: AsOf = None
     ) -> TallyReport:
         """Standing community votes per tool; with ``as_of``, recomputed from the log."""
-        if as_of is not None and as_of.tzinfo is None:
-            raise ValidationException("as_of needs a time zone offset, e.g. 2026-11-20T12:00Z")
         async with pool.acquire() as conn:
             tools = await read_models.comparison_tools(conn, slug)
             if as_of is None:

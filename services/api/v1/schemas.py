@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from litestar.params import HeaderParameter, PathParameter
+from litestar.params import HeaderParameter
 
 from services.core.events import Tool, Verdict
 from services.core.read_models import (
@@ -20,18 +20,11 @@ IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
+        # Printable ASCII: the key is stored as text, and PostgreSQL refuses a NUL in text.
+        pattern=r"^[\x20-\x7e]+$",
         min_length=1,
         max_length=200,
         description="Send the same key when retrying: the action is then done at most once.",
-    ),
-]
-
-SlugPath = Annotated[
-    str,
-    PathParameter(
-        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
-        max_length=100,
-        description="A catalog slug: lowercase letters and digits in dash-separated words.",
     ),
 ]
 

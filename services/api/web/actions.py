@@ -8,16 +8,17 @@ import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import URLEncodedBody
 from litestar.response import Redirect
 
 from services.core import reader_actions
-from services.core.events import Verdict
+from services.core.events import SLUG_PATTERN, Verdict
 from services.core.store import Pool
 
+from ..params import SlugPath
 from ..security import BOOKMARKS, RATE_LIMIT, VOTES
 
-_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_SLUG = re.compile(SLUG_PATTERN)
 
 
 class VoteForm(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,7 +33,8 @@ class BookmarkForm(msgspec.Struct, frozen=True, kw_only=True):
 
 def _back(back: str, done: str, tool: str) -> Redirect:
     """Back to the comparison the form was on, or to the bookmarks page; never elsewhere."""
-    path = f"/compare/{back}" if back != "bookmarks" and _SLUG.match(back) else "/bookmarks"
+    # fullmatch: with match, the pattern's "$" lets a trailing newline through.
+    path = f"/compare/{back}" if back != "bookmarks" and _SLUG.fullmatch(back) else "/bookmarks"
     return Redirect(path, query_params={"done": done, "tool": tool}, status_code=303)
 
 
@@ -43,8 +45,8 @@ class ActionsController(Controller):
         pool: NamedDependency[Pool],
         reader_id: NamedDependency[str],
         request_id: NamedDependency[str],
-        slug: FromPath[str],
-        tool: FromPath[str],
+        slug: SlugPath,
+        tool: SlugPath,
         data: URLEncodedBody[VoteForm],
     ) -> Redirect:
         """Ship, skip (voting again changes the vote) or withdraw."""
@@ -63,7 +65,7 @@ class ActionsController(Controller):
         pool: NamedDependency[Pool],
         reader_id: NamedDependency[str],
         request_id: NamedDependency[str],
-        tool: FromPath[str],
+        tool: SlugPath,
         data: URLEncodedBody[BookmarkForm],
     ) -> Redirect:
         """Add or remove a bookmark."""

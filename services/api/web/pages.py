@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from services.core import read_models
@@ -13,11 +15,15 @@ from services.core.clock import Clock
 from services.core.reader_state import reader_state
 from services.core.store import Pool
 
+from ..params import SlugPath, SlugQuery
 from ..problems import PROBLEMS
 from .chart import ship_chart
 
+Done = Literal["vote", "withdrawn", "bookmarked", "unbookmarked"]
+"""What a form's redirect says was done: the notice the page shows."""
 
-def _notice(done: str | None, tool_name: str | None, verdict: str | None) -> str | None:
+
+def _notice(done: Done | None, tool_name: str | None, verdict: str | None) -> str | None:
     """The confirmation shown after a form's redirect; built from state, never echoed."""
     if tool_name is None:
         return None
@@ -47,9 +53,9 @@ class PagesController(Controller):
         pool: NamedDependency[Pool],
         clock: NamedDependency[Clock],
         reader_id: NamedDependency[str],
-        slug: FromPath[str],
-        done: FromQuery[str | None] = None,
-        tool: FromQuery[str | None] = None,
+        slug: SlugPath,
+        done: FromQuery[Done | None] = None,
+        tool: SlugQuery = None,
     ) -> Template:
         """One comparison, side by side, with the reader's votes and bookmarks."""
         today = clock().date()
@@ -75,8 +81,8 @@ class PagesController(Controller):
         self,
         pool: NamedDependency[Pool],
         reader_id: NamedDependency[str],
-        done: FromQuery[str | None] = None,
-        tool: FromQuery[str | None] = None,
+        done: FromQuery[Done | None] = None,
+        tool: SlugQuery = None,
     ) -> Template:
         """The reader's bookmarked tools, each with the comparisons it appears in."""
         async with pool.acquire() as conn:
@@ -99,7 +105,7 @@ class PagesController(Controller):
         )
 
     @get("/problems/{name:str}", name="problem")
-    async def problem(self, name: FromPath[str]) -> Template:
+    async def problem(self, name: SlugPath) -> Template:
         """What each problem ``type`` of the API means."""
         kind = PROBLEMS.get(name)
         if kind is None:

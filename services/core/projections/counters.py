@@ -29,12 +29,12 @@ def counted(where: str) -> str:
 async def totals(
     conn: Connection, metrics: Sequence[str], subjects: Sequence[str] | None = None
 ) -> dict[tuple[str, str], int]:
-    """Current totals per (metric, subject), of ``subjects`` or of all; absent pairs
-    are zero."""
+    """Current non-zero totals per (metric, subject), of ``subjects`` or of all; absent
+    pairs are zero (whether rows that add up to zero are still there is no count)."""
     rows = await conn.fetch(
         "select metric, subject, sum(n)::bigint from "
         + counted("metric = any($1) and ($2::text[] is null or subject = any($2))")
-        + " c group by metric, subject",
+        + " c group by metric, subject having sum(n) <> 0",
         list(metrics),
         None if subjects is None else list(subjects),
     )
@@ -52,12 +52,14 @@ async def daily(
     """Per-day net changes per (metric, subject) from ``since`` to ``until``, in day
     order. Every change before ``since`` is counted on that day, so the rows stay
     bounded however old the subject is; one after ``until`` (the database's clock ahead
-    of the caller's, a vote just past midnight) is counted on ``until``."""
+    of the caller's, a vote just past midnight) is counted on ``until``. A day whose
+    changes net to zero has no row: whether its deltas are still there or were folded
+    away (or never written, by replay) is no change."""
     rows = await conn.fetch(
         "select metric, subject, least(greatest(day, $3::date), $4::date) as d,"
         " sum(n)::bigint from "
         + counted("metric = any($1) and subject = any($2)")
-        + " c group by metric, subject, d order by d",
+        + " c group by metric, subject, d having sum(n) <> 0 order by d",
         list(metrics),
         list(subjects),
         since,
@@ -66,23 +68,48 @@ async def daily(
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
+async def by_day(conn: Connection, metrics: Sequence[str]) -> dict[tuple[str, str, date], int]:
+    """Every non-zero net change per (metric, subject, day) of ``metrics``: the whole
+    history the counters hold."""
+    rows = await conn.fetch(
+        "select metric, subject, day, sum(n)::bigint from "
+        + counted("metric = any($1)")
+        + " c group by metric, subject, day having sum(n) <> 0",
+        list(metrics),
+    )
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
 async def compact(conn: Connection, *, limit: int = 50_000) -> int:
     """Fold up to ``limit`` delta rows into ``counters``; returns how many were folded."""
     async with conn.transaction():
         if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", _COMPACT_LOCK):
             return 0
-        folded: int = await conn.fetchval(
-            "with moved as ("
-            " delete from counter_deltas where id in"
-            "  (select id from counter_deltas order by id limit $1)"
-            " returning metric, subject, day, delta),"
-            " summed as (select metric, subject, day, sum(delta) as n, count(*) as rows"
-            "  from moved group by 1, 2, 3),"
-            " merged as (insert into counters (metric, subject, day, value)"
-            "  select metric, subject, day, n from summed"
-            "  on conflict (metric, subject, day) do update"
-            "  set value = counters.value + excluded.value)"
-            " select coalesce(sum(rows), 0)::int from summed",
-            limit,
-        )
+        folded: int = await conn.fetchval(_FOLD, limit)
         return folded
+
+
+# A count that folds to zero leaves no row, as replay's dump leaves none: a vote cast
+# and withdrawn on one day must not add a point to that day's history on one path only.
+# Only the compactor writes ``counters`` (under its lock), so the row ``zeroed`` reads is
+# the row the upsert would have changed.
+_FOLD = """
+with moved as (
+    delete from counter_deltas
+     where id in (select id from counter_deltas order by id limit $1)
+    returning metric, subject, day, delta
+), summed as (
+    select metric, subject, day, sum(delta) as n, count(*) as rows from moved group by 1, 2, 3
+), zeroed as (
+    delete from counters c using summed s
+     where (c.metric, c.subject, c.day) = (s.metric, s.subject, s.day) and c.value + s.n = 0
+    returning c.metric, c.subject, c.day
+), merged as (
+    insert into counters (metric, subject, day, value)
+    select metric, subject, day, n from summed s
+     where n <> 0
+       and (metric, subject, day) not in (select metric, subject, day from zeroed)
+    on conflict (metric, subject, day) do update set value = counters.value + excluded.value
+)
+select coalesce(sum(rows), 0)::int from summed
+"""

@@ -49,10 +49,11 @@ async def reads(conn: Connection, since: date) -> tuple[object, ...]:
 
 
 def expected_totals(deltas: list[Row]) -> dict[tuple[str, str], int]:
+    """The non-zero totals: a count that adds up to zero is no count, rows or not."""
     out: dict[tuple[str, str], int] = {}
     for metric, subject, _, n in deltas:
         out[(metric, subject)] = out.get((metric, subject), 0) + n
-    return out
+    return {k: n for k, n in out.items() if n}
 
 
 @settings(
@@ -87,12 +88,13 @@ async def test_compaction_changes_no_count(
             pass
         assert await conn.fetchval("select count(*) from counter_deltas") == 0
         assert await reads(conn, since) == before
-        # Everything is in counters now: one row per (metric, subject, day).
+        # Everything is in counters now: one row per (metric, subject, day) whose count
+        # is not zero, as replay's dump writes them.
         per_day: dict[tuple[str, str, date], int] = {}
         for metric, subject, day, n in compacted + waiting:
             per_day[(metric, subject, day)] = per_day.get((metric, subject, day), 0) + n
         found = await conn.fetch("select metric, subject, day, value from counters")
-        assert {(r[0], r[1], r[2]): r[3] for r in found} == per_day
+        assert {(r[0], r[1], r[2]): r[3] for r in found} == {k: n for k, n in per_day.items() if n}
 
 
 async def test_daily_counts_everything_before_since_on_since(pool: Pool) -> None:
