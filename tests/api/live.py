@@ -20,12 +20,14 @@ from litestar import Litestar
 from services.api.app import create_app
 from services.api.security import Limits
 from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
-from services.core.config import PROJECT_ROOT, load_settings
+from services.core.config import load_settings
 from services.core.db import create_pool
 from services.embedded import free_port, wait_for_port
 from tests.conftest import with_database
 
 LIVE_SECRET = "live-test-secret"
+REPOSITORY = Path(__file__).resolve().parents[2]
+"""Where uvicorn runs, so that it imports ``tests.api.live``."""
 
 
 def create_live_app() -> Litestar:
@@ -82,7 +84,7 @@ def live_url(
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "tests.api.live:create_live_app",
              "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
             wait_for_port(port, timeout=30)
