@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import msgspec
 from dotenv import load_dotenv
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from .errors import ConfigurationError
+
 DEV_SECRET = "dev-only-secret-change-me"
 
 
@@ -29,19 +30,23 @@ class SmtpTarget(msgspec.Struct, frozen=True, kw_only=True):
         parts = urlsplit(url)
         schemes = {"smtp": (False, False), "smtps": (True, False), "smtp+starttls": (False, True)}
         if parts.scheme not in schemes:
-            raise ValueError(
+            raise ConfigurationError(
                 f"SMTP_URL scheme must be one of {', '.join(schemes)}; got {parts.scheme!r}"
             )
         use_tls, start_tls = schemes[parts.scheme]
         query = parse_qs(parts.query)
+        try:
+            port, timeout = parts.port, float(query.get("timeout", ["10"])[0])
+        except ValueError as exc:
+            raise ConfigurationError(f"SMTP_URL is not usable: {exc}") from None
         return cls(
             host=parts.hostname or "localhost",
-            port=parts.port or (465 if use_tls else 25),
+            port=port or (465 if use_tls else 25),
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             use_tls=use_tls,
             start_tls=start_tls,
-            timeout=float(query.get("timeout", ["10"])[0]),
+            timeout=timeout,
         )
 
 
@@ -55,7 +60,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
-    data_dir: str = str(PROJECT_ROOT / ".verdicts")
+    data_dir: str = ".verdicts"
     mail_from: str = "Weekly AI Tool Verdicts <digest@verdicts.localhost>"
     digest_cron: str = "0 8 * * 1"
     db_pool_size: int = 10
@@ -69,11 +74,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def data_path(self) -> Path:
-        return Path(self.data_dir)
+        return Path(self.data_dir).absolute()
 
     @property
     def smtp(self) -> SmtpTarget:
-        return SmtpTarget.parse(self.smtp_url or "smtp://127.0.0.1:1025")
+        """Where mail goes; ``ConfigurationError`` if ``SMTP_URL`` is unset or unusable
+        (only `verdicts dev` has a fallback: the sink it starts)."""
+        if not self.smtp_url:
+            raise ConfigurationError(
+                "SMTP_URL is not set: mail has nowhere to go (e.g. smtp://relay.example:587)"
+            )
+        return SmtpTarget.parse(self.smtp_url)
 
     def with_(self, **changes: object) -> Settings:
         return msgspec.structs.replace(self, **changes)

@@ -7,6 +7,19 @@ class VerdictsError(Exception):
     """Base of every error the core raises on purpose."""
 
 
+class ConfigurationError(VerdictsError):
+    """A setting is missing or unusable; the message names its variable."""
+
+
+class DatabaseUnreachableError(VerdictsError):
+    """No connection to ``DATABASE_URL``: refused, not a URL, no such database, ..."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        super().__init__(f"cannot connect to the database at {target}: {reason}")
+        self.target = target
+        self.reason = reason
+
+
 class StreamVersionConflictError(VerdictsError):
     """Another writer appended to the stream after the caller read it."""
 

@@ -12,6 +12,7 @@ cancelled send gives its unsent batch back, and the reaper settles the rest.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from arq.connections import RedisSettings
 from services.core.clock import system_clock
 from services.core.config import load_settings
 from services.core.db import create_pool
+from services.core.errors import ConfigurationError
 
 from .confirmations import ConfirmationMails
 from .jobs import (
@@ -31,19 +33,19 @@ from .jobs import (
     issue_weekly_digest,
     send_confirmations,
 )
-from .schedule import InvalidScheduleError, Schedule
+from .schedule import Schedule
+from .startup_errors import install as install_startup_errors
 
+install_startup_errors()
 _settings = load_settings()
-try:
-    _schedule = Schedule.parse(_settings.digest_cron)
-except InvalidScheduleError as exc:
-    raise SystemExit(f"configuration error: {exc}") from None
+_schedule = Schedule.parse(_settings.digest_cron)
 
 
 async def startup(ctx: Ctx) -> None:
     settings = load_settings()
     if not settings.database_url:
-        raise SystemExit("DATABASE_URL must be set for the worker (or use `verdicts dev`)")
+        raise ConfigurationError("DATABASE_URL is not set: the worker's work is in PostgreSQL")
+    _ = settings.smtp  # SMTP_URL unset or unusable: ConfigurationError, before any job runs
     ctx["settings"] = settings
     ctx["schedule"] = _schedule
     ctx["clock"] = system_clock
@@ -70,7 +72,11 @@ class WorkerSettings:
     ]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = RedisSettings.from_dsn(_settings.redis_url or "redis://127.0.0.1:6379/0")
+    # Redis unreachable at start (or for `arq --check`): one line and exit 2 at once,
+    # not arq's five retries with a warning line each; a supervisor starts it again.
+    redis_settings = dataclasses.replace(
+        RedisSettings.from_dsn(_settings.redis_url or "redis://127.0.0.1:6379/0"), conn_retries=0
+    )
     timezone = UTC
     health_check_interval = 10
     job_timeout = 60
