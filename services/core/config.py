@@ -1,4 +1,5 @@
-"""Settings from the environment (a `.env` file in the working directory is read too)."""
+"""Settings from the environment: the process's first, then a `.env` file in the working
+directory, then what a running `verdicts dev` published in this folder (``dev_servers``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import msgspec
 from dotenv import load_dotenv
 
+from . import dev_servers
 from .errors import ConfigurationError
 
 DEV_SECRET = "dev-only-secret-change-me"
@@ -60,7 +62,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
-    data_dir: str = ".verdicts"
+    data_dir: str = dev_servers.DATA_DIR
     mail_from: str = "Weekly AI Tool Verdicts <digest@verdicts.localhost>"
     digest_cron: str = "0 8 * * 1"
     db_pool_size: int = 10
@@ -113,10 +115,12 @@ _ENV = {
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Read settings from ``env`` (default: the process environment plus ``.env``)."""
+    """Read settings from ``env`` (default: the process environment, then ``.env``, then
+    the settings a running `verdicts dev` published in this folder)."""
     if env is None:
         load_dotenv(Path.cwd() / ".env", override=False)
-        env = dict(os.environ)
+        data_dir = os.environ.get("VERDICTS_DATA_DIR") or dev_servers.DATA_DIR
+        env = {**dev_servers.read(dev_servers.env_file(data_dir)), **os.environ}
     raw = {field: env[var] for field, var in _ENV.items() if env.get(var)}
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
