@@ -155,7 +155,9 @@ def _supervise(
 ) -> int:
     """Wait for Ctrl-C (exit 0) or for a child to die (exit 1)."""
     try:
-        wait_for_port(settings.port, timeout=30)
+        if not _serving(settings.port, children):
+            console.print("[red]a process exited before the site was up; stopping the rest[/]")
+            return 1
         console.print(
             f"\n[bold]verdicts is running[/]\n"
             f"  site     {settings.public_url}/\n"
@@ -172,6 +174,16 @@ def _supervise(
     except KeyboardInterrupt:
         console.print("\nstopping…")
         return 0
+
+
+def _serving(port: int, children: list[subprocess.Popen[bytes]]) -> bool:
+    """Wait until the API answers on ``port`` (True) or a child exits first (False);
+    no deadline: a slow machine is not an error, and Ctrl-C still stops it."""
+    while all(c.poll() is None for c in children):
+        with contextlib.suppress(TimeoutError):
+            wait_for_port(port, timeout=1)
+            return True
+    return False
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:

@@ -156,7 +156,7 @@ async def test_dev_runs_everything_and_the_commands_beside_it_follow(tmp_path: P
     published = tmp_path / ".verdicts" / "env"
     try:
         health = await asyncio.to_thread(dev.wait_until_healthy)
-        assert health.get("ok") is True and health.get("worker") == "ok", health
+        assert health.get("ok") is True and health.get("worker") == "ok", (health, dev.lines)
         assert health["events"] == 11, "the demo catalog is loaded"
         assert (tmp_path / ".verdicts" / "pgdata" / "PG_VERSION").exists()
         assert dev_servers.state(published) is dev_servers.FileState.LIVE

@@ -169,3 +169,10 @@ def test_usage_and_setting_errors(
     dsn: str, tmp_path: Path, args: list[str], env: dict[str, str], needle: str
 ) -> None:
     one_line_error(run([*VERDICTS, *args], tmp_path, DATABASE_URL=dsn, **env), needle)
+
+
+def test_a_group_alone_shows_its_help_not_an_error(tmp_path: Path) -> None:
+    for group in ([], ["digest"]):
+        result = run([*VERDICTS, *group], tmp_path)
+        assert "Usage: " in result.stderr and "error:" not in result.stderr
+        assert "Commands:" in result.stderr and "Traceback" not in result.stderr
