@@ -107,10 +107,10 @@ async def one_per_transaction(pool: Pool, writers: int, total: int) -> float:
     async def op(w: int) -> None:
         reader, version, event = streams.next(w)
 
-        async def work(conn: Connection) -> None:
+        async def append_one(conn: Connection) -> None:
             await append_and_project(conn, f"reader-{reader}", [event], expected_version=version)
 
-        await run_write(pool, work)
+        await run_write(pool, append_one)
 
     return await run_tasks(writers, total, op)
 

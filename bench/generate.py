@@ -190,7 +190,7 @@ def main(events: int, readers: int, database_url: str) -> None:
     Projections are not updated: run `verdicts replay` afterwards to build them.
     """
 
-    async def go() -> None:
+    async def generate() -> None:
         await prepare_database(database_url)
         conn = await connect(database_url)
         try:
@@ -201,7 +201,7 @@ def main(events: int, readers: int, database_url: str) -> None:
             await conn.close()
         click.echo(f"wrote {events:,} events in {took:.1f} s ({events / took:,.0f}/s)")
 
-    asyncio.run(go())
+    asyncio.run(generate())
 
 
 if __name__ == "__main__":

@@ -15,5 +15,10 @@ UNLIMITED = 1_000_000_000
 def create_app() -> Litestar:
     """``uvicorn --factory bench.server:create_app`` (settings from the environment)."""
     return create_production_app(
-        limits=Limits(votes=("second", UNLIMITED), subscriptions=("second", UNLIMITED))
+        limits=Limits(
+            votes=("second", UNLIMITED),
+            bookmarks=("second", UNLIMITED),
+            subscriptions=("second", UNLIMITED),
+            new_readers=("second", UNLIMITED),
+        )
     )

@@ -105,8 +105,10 @@ def _start_servers(settings: Settings, stack: contextlib.ExitStack) -> Servers:
 
 
 def _published(settings: Settings, servers: Servers) -> dict[str, str]:
-    """What the API, the worker and the commands beside ``verdicts dev`` need to know."""
+    """What the API, the worker and the commands beside ``verdicts dev`` need to know; all
+    of them in development mode, the one mode in which the built-in key may sign."""
     return {
+        "VERDICTS_DEVELOPMENT": "1",
         "DATABASE_URL": servers.database_url,
         "REDIS_URL": servers.redis_url,
         "SMTP_URL": servers.smtp_url,
@@ -126,8 +128,10 @@ def _publish(settings: Settings, servers: Servers) -> dev_servers.Publication:
 
 
 def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Popen[bytes]]:
-    """The API (uvicorn) and the arq worker, as child processes."""
+    """The API (uvicorn) and the arq worker, as child processes; in development mode, the
+    one mode in which they may sign with the built-in key."""
     env = {**os.environ, **_published(settings, servers)}
+    env.setdefault("LOG_FORMAT", "console")  # JSON lines are for log collectors, not a terminal
     api = subprocess.Popen(
         [
             sys.executable,
@@ -141,11 +145,21 @@ def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Pop
             str(settings.port),
             "--log-level",
             "warning",
+            # The app finds the client itself (TRUSTED_PROXIES), as in production.
+            "--no-proxy-headers",
         ],
         env=env,
     )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "arq", "services.worker.settings.WorkerSettings"], env=env
+        [
+            sys.executable,
+            "-m",
+            "arq",
+            "services.worker.settings.WorkerSettings",
+            "--custom-log-dict",
+            "services.core.logs.LOGGING",
+        ],
+        env=env,
     )
     return [api, worker]
 

@@ -120,7 +120,7 @@ def settings(dsn: str, redis_url: str, sink: Sink) -> Settings:
         database_url=dsn,
         redis_url=redis_url,
         smtp_url=sink.url,
-        secret_key="test-secret",
+        secret_key="test-secret-key-for-fixtures-32-bytes+",
         public_url="https://verdicts.test",
         mail_from="Weekly AI Tool Verdicts <digest@verdicts.test>",
         mail_retry_seconds=0.05,

@@ -20,30 +20,34 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
-from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
 from services.core.clock import Clock, system_clock
-from services.core.config import Settings, load_settings
+from services.core.config import Settings, exit_misconfigured, load_settings
 from services.core.db import create_pool
 from services.core.health import Health, check_health
+from services.core.logs import configure_logging
 from services.core.projections.counters import compact
 from services.core.resources import package_path
 from services.core.tokens import Tokens
 
+from .client_address import TrustedProxies
 from .deps import DEPENDENCIES
 from .error_handlers import handlers, unrouted
 from .operator import operator_router
+from .probes import PROBES
 from .reader_cookie import ReaderCookies, ReaderMiddleware
+from .request_telemetry import RequestIdMiddleware, record_response
 from .security import (
     NO_READER,
-    SUBSCRIBE_LIMIT_STORE,
-    VOTE_LIMIT_STORE,
     Limits,
-    add_security_headers,
-    csrf_config,
-    rate_limits,
+    RateLimiter,
+    RateLimitMiddleware,
+    api_config_problem,
+    csrf_middleware,
+    hit_counter,
+    security_headers,
 )
 from .v1 import API_PATH, api_router
 from .web import web_router
@@ -102,24 +106,22 @@ def create_app(
     clock: Clock = system_clock,
 ) -> Litestar:
     """Build the app; ``settings`` default to the environment, ``limits`` to ``Limits()``,
-    ``clock`` (what day it is, when a link expires) to the system's."""
+    ``clock`` (what day it is, when a link expires) to the system's. Settings it must not
+    run with (``api_config_problem``) stop the process: one line on stderr, exit code 2."""
     settings = settings or load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     limits = limits or Limits()
-    if not settings.database_url or not settings.redis_url:
-        raise SystemExit("DATABASE_URL and REDIS_URL must be set (or use `verdicts dev`)")
+    if problem := api_config_problem(settings):
+        exit_misconfigured(problem)
+    limiter = RateLimiter(limits=limits, trusted=TrustedProxies.parse(settings.trusted_proxies))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         assert settings.database_url and settings.redis_url
         app.state.pool = await create_pool(settings.database_url, size=settings.db_pool_size)
         app.state.redis = Redis.from_url(settings.redis_url)
-        # Rate-limit counters in Redis: every API process counts against the same limit.
-        for store in (VOTE_LIMIT_STORE, SUBSCRIBE_LIMIT_STORE):
-            app.stores.register(
-                store,
-                RedisStore(app.state.redis, namespace=f"{limits.namespace}:{store}"),
-                allow_override=True,
-            )
+        # Limit counters in Redis: every API process counts against the same limit.
+        limiter.counter = hit_counter(app.state.redis, limits)
         compactor = asyncio.create_task(compact_forever(app.state))
         try:
             yield
@@ -138,7 +140,7 @@ def create_app(
         cache_control=CacheControlHeader(max_age=3600, public=True),
     )
     return Litestar(
-        route_handlers=[healthz, static, web_router(), api_router(), operator_router],
+        route_handlers=[healthz, *PROBES, static, web_router(), api_router(), operator_router],
         lifespan=[lifespan],
         state=State(
             {
@@ -149,12 +151,14 @@ def create_app(
         ),
         dependencies=DEPENDENCIES,
         middleware=[
-            *(config.middleware for config in rate_limits(limits)),
-            ReaderMiddleware(ReaderCookies(settings.secret_key, secure=secure)),
+            RequestIdMiddleware(),
+            RateLimitMiddleware(limiter),
+            ReaderMiddleware(ReaderCookies(settings.secret_key, secure=secure), limiter),
+            csrf_middleware(settings),
         ],
-        csrf_config=csrf_config(settings),
         request_max_body_size=limits.max_body_bytes,
-        before_send=[add_security_headers],
+        before_send=[security_headers(settings), record_response],
+        logging_config=None,  # services.core.logs configures logging, for uvicorn and arq too
         exception_handlers=handlers(unrouted),
         template_config=TemplateConfig(
             directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_templates_fixed

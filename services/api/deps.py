@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from typing import Any
 
 from litestar import Request
@@ -17,8 +15,7 @@ from services.core.store import Pool
 from services.core.tokens import Tokens
 
 from .reader_cookie import provide_reader_id
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+from .request_telemetry import request_id_of
 
 
 async def provide_pool(state: State) -> Pool:
@@ -42,9 +39,9 @@ async def provide_tokens(state: State) -> Tokens:
 
 
 async def provide_request_id(request: Request[Any, Any, Any]) -> str:
-    """The caller's ``X-Request-ID`` when it is sane, else a fresh one; kept in event metadata."""
-    given = request.headers.get("x-request-id", "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    """The caller's ``X-Request-ID`` when it is sane, else a fresh one; kept in event
+    metadata, echoed in the response and carried by the request's log lines."""
+    return request_id_of(request.scope)
 
 
 DEPENDENCIES = {

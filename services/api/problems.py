@@ -24,6 +24,8 @@ from services.core.errors import (
     UnknownToolError,
 )
 
+from .limiter import NewReaderLimitError
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -72,6 +74,10 @@ _TYPES = (
     ProblemType("rate-limited", 429, "Too many requests",
                 "Slow down a little: this client sent too many of these requests. "
                 "`Retry-After` says when to try again."),
+    ProblemType("new-reader-limit", 429, "Too many new readers from your network",
+                "Voting and bookmarking need the reader cookie from an earlier visit, and this "
+                "network has started as many new readers as an hour allows. Pages still work; "
+                "allow cookies, or try again when `Retry-After` says."),
     ProblemType("internal-error", 500, "Something went wrong on our side",
                 "Nothing you did. It has been logged; please try again shortly."),
 )  # fmt: skip
@@ -162,6 +168,8 @@ def explain(exc: Exception) -> Explained:
             return Explained(PROBLEMS["invalid-link"], str(exc), {})
         case UnknownSubscriberError():
             return Explained(PROBLEMS["unknown-subscriber"], None, {})
+        case NewReaderLimitError():
+            return Explained(PROBLEMS["new-reader-limit"], None, _rate_limit_headers(exc))
         case ValidationException():
             return Explained(
                 PROBLEMS["invalid-request"], exc.detail, {}, errors=_validation_errors(exc)

@@ -2,6 +2,18 @@
 
 The cookie is minted on a reader's first request. A missing, forged or tampered cookie
 is simply a new reader: there is nothing to reject, and nothing of anyone else's to see.
+
+A fresh cookie per request would be a fresh voter per request, so minting counts
+against a per-client cap (``Limits.new_readers``). Over it, pages still work (for a
+reader of that one request, with no cookie set), but a vote or bookmark is refused
+with 429: voting needs a reader from an earlier request.
+
+Every answer that went through here depends on the reader (its votes, its bookmarks,
+its cookie, the CSRF token in its forms), so none may be stored by a shared cache:
+``Cache-Control: private, no-store`` and ``Vary: Cookie``.
+
+Keys rotate with ``SECRET_KEY`` (newest first): cookies signed with an older listed
+key still read, and new ones are signed with the newest.
 """
 
 from __future__ import annotations
@@ -17,7 +29,9 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from .security import NO_READER
+from services.core.config import keys_oldest_first
+
+from .security import NO_READER, RateLimiter
 
 COOKIE_NAME = "reader"
 COOKIE_MAX_AGE = 2 * 365 * 86_400
@@ -25,10 +39,10 @@ _STATE_KEY = "reader_id"
 
 
 class ReaderCookies:
-    """Signs and reads reader ids with ``SECRET_KEY``."""
+    """Signs and reads reader ids with ``SECRET_KEY`` (one key, or several newest first)."""
 
     def __init__(self, secret_key: str, *, secure: bool) -> None:
-        self._signer = Signer(secret_key, salt="verdicts-reader")
+        self._signer = Signer(keys_oldest_first(secret_key), salt="verdicts-reader")
         self.secure = secure
 
     def read(self, value: str | None) -> str | None:
@@ -54,31 +68,36 @@ class ReaderCookies:
 
 
 class ReaderMiddleware(ASGIMiddleware):
-    """Puts the reader id in the request state; sets the cookie when it is new."""
+    """Puts the reader id in the request state; sets the cookie when it is new (and the
+    client is under the new-reader cap); marks the answer as the reader's own."""
 
     scopes = (ScopeType.HTTP,)
     exclude_opt_key = NO_READER
 
-    def __init__(self, cookies: ReaderCookies) -> None:
+    def __init__(self, cookies: ReaderCookies, limiter: RateLimiter) -> None:
         self.cookies = cookies
+        self.limiter = limiter
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         reader_id = self.cookies.read(connection.cookies.get(COOKIE_NAME))
-        if reader_id is not None:
-            connection.state[_STATE_KEY] = reader_id
-            await next_app(scope, receive, send)
-            return
-        reader_id = str(uuid.uuid4())
+        cookie = None
+        if reader_id is None:
+            reader_id = str(uuid.uuid4())
+            if await self.limiter.may_mint_reader(scope):
+                cookie = self.cookies.cookie(reader_id).to_header(header="")
         connection.state[_STATE_KEY] = reader_id
-        header = self.cookies.cookie(reader_id).to_header(header="")
 
-        async def send_with_cookie(message: Message) -> None:
+        async def send_as_readers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message).add("set-cookie", header)
+                headers = MutableScopeHeaders.from_message(message)
+                headers["cache-control"] = "private, no-store"
+                headers.extend_header_value("vary", "Cookie")
+                if cookie is not None:
+                    headers.add("set-cookie", cookie)
             await send(message)
 
-        await next_app(scope, receive, send_with_cookie)
+        await next_app(scope, receive, send_as_readers)
 
 
 async def provide_reader_id(request: Request[Any, Any, Any]) -> str:

@@ -1,30 +1,47 @@
-"""Request hardening: CSRF, rate limits, body size and security headers.
+"""Request hardening: CSRF, per-client limits, body size and security headers.
 
-All of it is Litestar's own machinery (``CSRFConfig``, ``RateLimitConfig``,
-``request_max_body_size``); this module only holds our settings for it.
+CSRF is Litestar's (``csrf.py`` makes it survive a key rotation); per-client limits
+are ``limiter.py``'s, keyed by ``client_address.py``; this module holds our settings
+for them and wires them up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from litestar import Request
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
-from litestar.middleware.rate_limit import DurationUnit, RateLimitConfig
-from litestar.types import Message, Scope
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware, DefineMiddleware
+from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Receive, Scope, Send
+from redis.asyncio import Redis
 
-from services.core.config import Settings
+from services.core.config import Settings, secret_key_problem
 
-VOTE_LIMIT_STORE = "rate_limit_votes"
-SUBSCRIBE_LIMIT_STORE = "rate_limit_subscriptions"
+from .client_address import TrustedProxies, client_address
+from .csrf import RotatingCSRFMiddleware
+from .limiter import (
+    Hit,
+    HitCounter,
+    NewReaderLimitError,
+    Rate,
+    RateLimitedError,
+    RedisHitCounter,
+    count_hit,
+    over,
+)
 
 RATE_LIMIT = "rate_limit"
-"""Route ``opt`` key naming the limit a route counts against: ``VOTES`` or ``SUBSCRIPTIONS``."""
+"""Route ``opt`` key naming the per-client limit a route counts against."""
 VOTES = "votes"
+BOOKMARKS = "bookmarks"
 SUBSCRIPTIONS = "subscriptions"
+ONE_CLICK = "one_click"
+NEW_READERS = "new_readers"
+"""Not a route's limit: counts requests that would mint a reader cookie."""
+
+READER_ACTIONS = frozenset({VOTES, BOOKMARKS})
+"""Limits of routes that act as a reader: no fresh reader for them over the new-reader cap."""
 
 NO_READER = "no_reader_cookie"
 """Route ``opt`` key: do not mint a reader cookie (mail clients, static files, probes)."""
@@ -32,47 +49,104 @@ NO_READER = "no_reader_cookie"
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
-    """Per-client rate limits and the request size bound.
+    """Per-client limits and the request size bound.
 
     Counters live in Redis under ``namespace``, so every API process shares them.
+    ``one_click`` is far above what a mail client sends (one POST per click, though a
+    mailbox provider posts for many of its users from few addresses); ``new_readers``
+    counts requests without a valid reader cookie from one client.
     """
 
-    votes: tuple[DurationUnit, int] = ("minute", 60)
-    subscriptions: tuple[DurationUnit, int] = ("hour", 10)
+    votes: Rate = ("minute", 60)
+    bookmarks: Rate = ("minute", 60)
+    subscriptions: Rate = ("hour", 10)
+    one_click: Rate = ("minute", 300)
+    new_readers: Rate = ("hour", 30)
     max_body_bytes: int = 16 * 1024
     namespace: str = "verdicts:ratelimit"
 
-
-def csrf_config(settings: Settings) -> CSRFConfig:
-    """Litestar's CSRF defaults: cookie ``csrftoken``, header ``X-CSRFToken``."""
-    return CSRFConfig(
-        secret=settings.secret_key,
-        cookie_secure=settings.public_url.startswith("https://"),
-    )
+    def rate(self, name: str) -> Rate:
+        rate: Rate = getattr(self, name)
+        return rate
 
 
-def _counts_against(kind: str) -> Callable[[Request[Any, Any, Any]], Awaitable[bool]]:
-    async def check(request: Request[Any, Any, Any]) -> bool:
-        return bool(request.route_handler.opt.get(RATE_LIMIT) == kind)
+def api_config_problem(settings: Settings) -> str | None:
+    """What keeps the API from starting with ``settings``, in one line; ``None`` if nothing."""
+    if not settings.database_url or not settings.redis_url:
+        return "DATABASE_URL and REDIS_URL must be set (or use `verdicts dev`)"
+    if problem := secret_key_problem(settings):
+        return problem
+    try:
+        TrustedProxies.parse(settings.trusted_proxies)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
-    return check
+
+def hit_counter(redis: Redis, limits: Limits) -> HitCounter:
+    """Where the API counts hits: the one place to swap the store."""
+    return RedisHitCounter(redis, limits.namespace)
 
 
-def rate_limits(limits: Limits) -> tuple[RateLimitConfig, RateLimitConfig]:
-    """(votes, subscriptions), each counting only the routes whose ``opt`` names it, in
-    its own store, so page views never use up either."""
-    return (
-        RateLimitConfig(
-            rate_limit=limits.votes,
-            store=VOTE_LIMIT_STORE,
-            check_throttle_handler=_counts_against(VOTES),
-        ),
-        RateLimitConfig(
-            rate_limit=limits.subscriptions,
-            store=SUBSCRIBE_LIMIT_STORE,
-            check_throttle_handler=_counts_against(SUBSCRIPTIONS),
-        ),
-    )
+@dataclass(kw_only=True)
+class RateLimiter:
+    """Counts a request against a limit by client. ``counter`` is attached when the
+    app's lifespan has opened Redis."""
+
+    limits: Limits
+    trusted: TrustedProxies
+    counter: HitCounter | None = field(default=None)
+
+    def client(self, scope: Scope) -> str:
+        return client_address(scope, self.trusted)
+
+    async def hit(self, name: str, scope: Scope) -> Hit:
+        assert self.counter is not None, "the lifespan attaches the counter"
+        return await count_hit(self.counter, name, self.client(scope), self.limits.rate(name))
+
+    async def check(self, name: str, scope: Scope) -> None:
+        """Count the request; ``RateLimitedError`` if it is over ``name``'s limit."""
+        hit = await self.hit(name, scope)
+        if over(self.limits.rate(name), hit):
+            raise RateLimitedError(self.limits.rate(name), hit)
+
+    async def may_mint_reader(self, scope: Scope) -> bool:
+        """Count a would-be new reader; ``NewReaderLimitError`` instead of ``False``
+        when the route acts as a reader (votes, bookmarks)."""
+        hit = await self.hit(NEW_READERS, scope)
+        if not over(self.limits.new_readers, hit):
+            return True
+        if route_limit(scope) in READER_ACTIONS:
+            raise NewReaderLimitError(self.limits.new_readers, hit)
+        return False
+
+
+def route_limit(scope: Scope) -> str | None:
+    """The limit the matched route counts against, if any."""
+    limit: str | None = scope["route_handler"].opt.get(RATE_LIMIT)
+    return limit
+
+
+class RateLimitMiddleware(ASGIMiddleware):
+    """Counts requests of routes whose ``opt`` names a limit; 429 over it."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if (name := route_limit(scope)) is not None:
+            await self.limiter.check(name, scope)
+        await next_app(scope, receive, send)
+
+
+def csrf_middleware(settings: Settings) -> DefineMiddleware:
+    """Litestar's CSRF defaults (cookie ``csrftoken``, header ``X-CSRFToken``), verified
+    with every key in ``SECRET_KEY`` so a rotation does not void open forms."""
+    keys = settings.signing_keys
+    config = CSRFConfig(secret=keys[0], cookie_secure=settings.public_url.startswith("https://"))
+    return DefineMiddleware(RotatingCSRFMiddleware, config=config, keys=keys)
 
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -96,11 +170,30 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 
+HSTS = "max-age=31536000"
+"""A year; without ``includeSubDomains``, which would bind every other host of the domain."""
 
-async def add_security_headers(message: Message, scope: Scope) -> None:
-    """``before_send`` hook: every response, error pages and unrouted 404s included."""
-    if message["type"] == "http.response.start":
+
+def _carries_token(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return query.startswith(b"token=") or b"&token=" in query
+
+
+def security_headers(settings: Settings) -> BeforeMessageSendHookHandler:
+    """The ``before_send`` hook for every response, error pages and unrouted 404s included:
+    the headers above, HSTS when ``PUBLIC_URL`` is https, and no ``Referer`` from a page
+    whose address carries a mail token (its stylesheet request would pass it on)."""
+    https = settings.public_url.startswith("https://")
+    headers_for_all = SECURITY_HEADERS | ({"strict-transport-security": HSTS} if https else {})
+
+    async def add_security_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
         headers = MutableScopeHeaders.from_message(message)
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers_for_all.items():
             if name not in headers:
                 headers[name] = value
+        if _carries_token(scope):
+            headers["referrer-policy"] = "no-referrer"
+
+    return add_security_headers

@@ -12,17 +12,19 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from services.core import digest_issues
+from services.core import digest_control, digest_issues
 from services.core.clock import system_clock
 from services.core.config import Settings
+from services.core.digest_control import Control
 from services.core.errors import VerdictsError
 from services.core.mail_render import UNSUBSCRIBE_URL, RenderedMail
 from services.core.store import Pool
 from services.core.weeks import IsoWeek
 from services.worker.digest_delivery import send_week
+from services.worker.digest_proof import Proof, send_proof
 from services.worker.dispatch import Progress as DispatchProgress
 
-from .runner import console, fail, progress_bar, smtp_target, with_pool
+from .runner import console, fail, progress_bar, require_signing_key, smtp_target, with_pool
 
 
 class WeekType(click.ParamType[IsoWeek]):
@@ -88,6 +90,70 @@ def preview(settings: Settings, week: IsoWeek | None, out: Path) -> None:
     console.print(f"subject: {mail.subject}")
 
 
+@digest_group.command("test")
+@click.option("--to", required=True, metavar="ADDRESS", help="Where the one test message goes.")
+@WEEK
+@click.pass_obj
+def test_message(settings: Settings, to: str, week: IsoWeek | None) -> None:
+    """Send one real message of --week's digest to ADDRESS, marked as a test ([TEST]
+    subject, X-Verdicts-Test header); nothing is recorded."""
+    target = chosen_week(week)
+    smtp_target(settings)
+
+    async def prove(pool: Pool) -> Proof:
+        return await send_proof(pool, settings, target, to, clock=system_clock)
+
+    proof = with_pool(settings, prove)
+    console.print(f"sent a test of {proof.week} to {proof.to}: {proof.subject}", soft_wrap=True)
+
+
+WEEK_ARGUMENT = click.argument("week", type=WeekType(), metavar="WEEK")
+
+
+@digest_group.command()
+@WEEK_ARGUMENT
+@click.pass_obj
+def pause(settings: Settings, week: IsoWeek) -> None:
+    """Hold WEEK's send: senders stop before their next message, until `resume`."""
+    result = with_pool(settings, lambda pool: digest_control.pause(pool, week))
+    if result.outcome is Control.ALREADY_PAUSED:
+        console.print(f"{week} was already paused")
+        return
+    console.print(
+        f"paused {week}: nothing more goes out until `verdicts digest resume {week}`",
+        soft_wrap=True,
+    )
+
+
+@digest_group.command()
+@WEEK_ARGUMENT
+@click.pass_obj
+def resume(settings: Settings, week: IsoWeek) -> None:
+    """Let WEEK's send go on (the worker's next delivery pass, within 10 s, takes it up)."""
+    result = with_pool(settings, lambda pool: digest_control.resume(pool, week))
+    if result.outcome is Control.NOT_PAUSED:
+        console.print(f"{week} was not paused")
+        return
+    console.print(
+        f"resumed {week}: the worker goes on with it (or `verdicts digest send`)", soft_wrap=True
+    )
+
+
+@digest_group.command()
+@WEEK_ARGUMENT
+@click.pass_obj
+def cancel(settings: Settings, week: IsoWeek) -> None:
+    """Stop WEEK for good: whoever has not been sent it yet never will be."""
+    result = with_pool(settings, lambda pool: digest_control.cancel(pool, week))
+    if result.outcome is Control.ALREADY_CANCELLED:
+        console.print(f"{week} was already cancelled")
+        return
+    done = "completed" if result.completed else "completes once the message in flight is recorded"
+    console.print(
+        f"cancelled {week}: {result.cancelled} recipient(s) will not get it; {done}", soft_wrap=True
+    )
+
+
 @digest_group.command()
 @WEEK
 @click.pass_obj
@@ -96,6 +162,7 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
 
     Running it again for the same week sends nothing new. Stops with exit code 1 if
     the SMTP server cannot be reached (what is left waits for the next run)."""
+    require_signing_key(settings)  # every digest carries signed unsubscribe links
     target = chosen_week(week)
     smtp_target(settings)  # before issuing: a bad SMTP_URL must not leave an issue unsent
 
@@ -134,6 +201,9 @@ async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total:
             update(completed=await settled())
             if run.complete:
                 break
+            if run.halted:
+                console.print(f"{week} is paused: `verdicts digest resume {week}` goes on")
+                return 1
             if run.progress.smtp_down:
                 console.print(f"[red]{run.progress.smtp_down}[/]: run again later")
                 return 1
@@ -182,12 +252,17 @@ def _print_status(week: IsoWeek, s: digest_issues.DigestStatus) -> None:
         "bounced",
         "failed",
         "skipped",
+        "cancelled",
     ):
         table.add_row(state, str(s.states.get(state, 0)))
     table.add_row("ledger: delivered", str(s.delivered))
     table.add_row("ledger: duplicate deliveries", str(s.duplicates))
     Console().print(table)
     done = f"completed {s.completed_at:%Y-%m-%d %H:%M} UTC" if s.completed_at else "in progress"
+    if s.paused_at:
+        done = f"paused since {s.paused_at:%Y-%m-%d %H:%M} UTC"
+    if s.cancelled_at:
+        done = f"cancelled {s.cancelled_at:%Y-%m-%d %H:%M} UTC, {done}"
     console.print(f"issued {s.issued_at:%Y-%m-%d %H:%M} UTC, {done}")
     if s.states.get("unknown"):
         console.print(

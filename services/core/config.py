@@ -4,7 +4,9 @@ directory, then what a running `verdicts dev` published in this folder (``dev_se
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Literal, NoReturn
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
@@ -14,6 +16,10 @@ from . import dev_servers
 from .errors import ConfigurationError
 
 DEV_SECRET = "dev-only-secret-change-me"
+"""The built-in key: only ``verdicts dev`` (``VERDICTS_DEVELOPMENT=1``) may sign with it."""
+MIN_SECRET_BYTES = 32
+SECRET_KEY_SEPARATOR = ","
+"""``SECRET_KEY`` holds one key, or several for a rotation: newest first, comma-separated."""
 
 
 class SmtpTarget(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,6 +79,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mail_retry_seconds: float = 60.0
     mail_max_attempts: int = 6
     confirm_daily_limit: int = 3
+    confirm_hourly_limit: int = 500
+    unconfirmed_retention_days: int = 7
+    trusted_proxies: str = ""
+    development: bool = False
+    """Set by ``verdicts dev`` for itself and its children: built-in secrets allowed."""
+
+    @property
+    def signing_keys(self) -> tuple[str, ...]:
+        """The keys in ``SECRET_KEY``, newest first: sign with the first, verify with all."""
+        return parse_secret_keys(self.secret_key) or (DEV_SECRET,)
+
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
 
     @property
     def data_path(self) -> Path:
@@ -111,7 +132,55 @@ _ENV = {
     "mail_retry_seconds": "MAIL_RETRY_SECONDS",
     "mail_max_attempts": "MAIL_MAX_ATTEMPTS",
     "confirm_daily_limit": "CONFIRM_DAILY_LIMIT",
+    "confirm_hourly_limit": "CONFIRM_HOURLY_LIMIT",
+    "unconfirmed_retention_days": "UNCONFIRMED_RETENTION_DAYS",
+    "trusted_proxies": "TRUSTED_PROXIES",
+    "development": "VERDICTS_DEVELOPMENT",
+    "log_format": "LOG_FORMAT",
+    "log_level": "LOG_LEVEL",
+    "worker_metrics_port": "WORKER_METRICS_PORT",
+    "worker_metrics_host": "WORKER_METRICS_HOST",
 }
+
+
+def parse_secret_keys(value: str) -> tuple[str, ...]:
+    """``SECRET_KEY``'s keys, newest first; blanks around and between them are dropped."""
+    return tuple(k.strip() for k in value.split(SECRET_KEY_SEPARATOR) if k.strip())
+
+
+def keys_oldest_first(secret_key: str) -> list[str]:
+    """``SECRET_KEY``'s keys in the order itsdangerous takes them (it signs with the last)."""
+    keys = parse_secret_keys(secret_key)
+    if not keys:
+        raise ValueError("SECRET_KEY holds no key")
+    return list(reversed(keys))
+
+
+def secret_key_problem(settings: Settings) -> str | None:
+    """Why ``settings`` must not sign or check tokens outside development; ``None`` if fine."""
+    if settings.development:
+        return None
+    keys = settings.signing_keys
+    if DEV_SECRET in keys:
+        return (
+            "SECRET_KEY is unset or the built-in development key; set it to at least "
+            f"{MIN_SECRET_BYTES} random bytes, e.g. `python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'` (only `verdicts dev` runs without one)"
+        )
+    for n, key in enumerate(keys, start=1):
+        if len(key.encode()) < MIN_SECRET_BYTES:
+            which = f"key {n} of {len(keys)} in SECRET_KEY" if len(keys) > 1 else "SECRET_KEY"
+            return (
+                f"{which} is {len(key.encode())} bytes; every key needs at least "
+                f"{MIN_SECRET_BYTES} (a rotation lists keys newest first, comma-separated)"
+            )
+    return None
+
+
+def exit_misconfigured(message: str) -> NoReturn:
+    """Stop a process that must not start: ``message`` as one line on stderr, exit code 2."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -125,7 +194,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
-        raise SystemExit(f"configuration error: {exc}") from None
+        exit_misconfigured(f"configuration error: {exc}")
     if "public_url" not in raw:
         settings = settings.with_(public_url=f"http://{settings.host}:{settings.port}")
     return settings

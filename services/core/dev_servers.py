@@ -20,8 +20,16 @@ from pathlib import Path
 DATA_DIR = ".verdicts"
 """Where ``verdicts dev`` keeps its data unless ``VERDICTS_DATA_DIR`` says otherwise."""
 
-PUBLISHED = ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "PUBLIC_URL", "SECRET_KEY")
-"""What ``verdicts dev`` publishes: what a command needs to act on the same system."""
+PUBLISHED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SMTP_URL",
+    "PUBLIC_URL",
+    "SECRET_KEY",
+    "VERDICTS_DEVELOPMENT",
+)
+"""What ``verdicts dev`` publishes: what a command needs to act on the same system, in
+the development mode that system runs in (its built-in key is refused elsewhere)."""
 
 
 class FileState(StrEnum):

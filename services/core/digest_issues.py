@@ -17,13 +17,12 @@ import msgspec
 
 from .config import Settings
 from .digest_content import DigestContent, assemble
-from .errors import StreamVersionConflictError
 from .events import DigestCompleted, DigestIssued
 from .mail_render import RenderedMail, render_digest
 from .store import Connection, Pool
 from .streams import DIGEST
 from .weeks import IsoWeek
-from .writes import STORE, append_and_project, run_write
+from .writes import STORE, append_and_project, append_at_current_version, run_write
 
 
 class IssueOutcome(StrEnum):
@@ -132,6 +131,8 @@ class DigestStatus(msgspec.Struct, frozen=True, kw_only=True):
     delivered: int
     duplicates: int
     bounced: int
+    paused_at: datetime | None = None
+    cancelled_at: datetime | None = None
 
     @property
     def sent(self) -> int:
@@ -145,7 +146,8 @@ class DigestStatus(msgspec.Struct, frozen=True, kw_only=True):
 async def status(conn: Connection, week: IsoWeek) -> DigestStatus:
     """How many are sent, pending, bounced, unknown ... for ``week``."""
     issue_row = await conn.fetchrow(
-        "select issued_at, completed_at, recipients from digest_issues where week = $1",
+        "select issued_at, completed_at, recipients, paused_at, cancelled_at"
+        " from digest_issues where week = $1",
         str(week),
     )
     states = {
@@ -172,6 +174,8 @@ async def status(conn: Connection, week: IsoWeek) -> DigestStatus:
         delivered=ledger[0],
         duplicates=ledger[1],
         bounced=ledger[2],
+        paused_at=issue_row[3] if issue_row else None,
+        cancelled_at=issue_row[4] if issue_row else None,
     )
 
 
@@ -179,38 +183,36 @@ async def complete_if_done(pool: Pool, week: IsoWeek) -> bool:
     """Append ``DigestCompleted`` once nothing of ``week`` is left to send; True if done."""
 
     async def complete(conn: Connection) -> bool:
+        # The issue's row lock orders completers and the operator's pause, resume and
+        # cancel: whoever holds it appends at the stream's current version.
         completed: bool | None = await conn.fetchval(
-            "select completed_at is not null from digest_issues where week = $1", str(week)
+            "select completed_at is not null from digest_issues where week = $1 for update",
+            str(week),
         )
         if completed is None:
             return False  # never issued: there is nothing to complete
-        if completed:
-            return True
-        counts = await conn.fetchrow(
-            "select count(*) filter (where state in ('pending', 'claimed', 'sending'))::int,"
-            " count(*) filter (where state = 'sent')::int,"
-            " count(*) filter (where state = 'bounced')::int"
-            " from digest_recipients where week = $1",
-            str(week),
-        )
-        assert counts is not None  # an aggregate always returns its row
-        if counts[0]:
-            return False
-        try:
-            await append_and_project(
-                conn,
-                DIGEST.name(str(week)),
-                [DigestCompleted(week=str(week), sent=counts[1], bounced=counts[2])],
-                expected_version=1,
-            )
-        except StreamVersionConflictError:
-            return True  # another sender completed it first; run_write must not re-run
-        await conn.execute(
-            "update digest_issues set completed_at = now() where week = $1", str(week)
-        )
-        return True
+        return completed or await complete_locked(conn, week)
 
     return await run_write(pool, complete)
+
+
+async def complete_locked(conn: Connection, week: IsoWeek) -> bool:
+    """``complete_if_done``'s work, for a caller that holds the issue's row lock."""
+    counts = await conn.fetchrow(
+        "select count(*) filter (where state in ('pending', 'claimed', 'sending'))::int,"
+        " count(*) filter (where state = 'sent')::int,"
+        " count(*) filter (where state = 'bounced')::int,"
+        " count(*) filter (where state = 'cancelled')::int"
+        " from digest_recipients where week = $1",
+        str(week),
+    )
+    assert counts is not None  # an aggregate always returns its row
+    if counts[0]:
+        return False
+    done = DigestCompleted(week=str(week), sent=counts[1], bounced=counts[2], cancelled=counts[3])
+    await append_at_current_version(conn, DIGEST.name(str(week)), [done])
+    await conn.execute("update digest_issues set completed_at = now() where week = $1", str(week))
+    return True
 
 
 async def open_weeks(conn: Connection) -> list[IsoWeek]:

@@ -19,6 +19,9 @@ import msgspec
 Verdict = Literal["ship", "skip"]
 Reviewer = Literal["builder", "skeptic", "founder", "futurist"]
 UnsubscribeReason = Literal["link", "one-click", "bounce", "complaint", "operator"]
+ErasureReason = Literal["request", "unconfirmed"]
+"""``request``: erased on the person's request (``verdicts subscriber erase``);
+``unconfirmed``: a subscription never confirmed, purged after its retention time."""
 
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 Slug = Annotated[str, msgspec.Meta(pattern=SLUG_PATTERN, max_length=100)]
@@ -153,7 +156,8 @@ class DigestBounced(Event, frozen=True, kw_only=True):
 
 
 class SubscriberErased(Event, frozen=True, kw_only=True):
-    pass
+    # Added with a default: erasures recorded before it were all on request.
+    reason: ErasureReason = "request"
 
 
 # --- digests ---------------------------------------------------------------------------
@@ -176,6 +180,25 @@ class DigestCompleted(Event, frozen=True, kw_only=True):
     week: str
     sent: int
     bounced: int
+    cancelled: int = 0
+    """Recipients never sent to because an operator cancelled the week."""
+
+
+class DigestPaused(Event, frozen=True, kw_only=True):
+    """An operator held the week's send: senders stop before their next message."""
+
+    week: str
+
+
+class DigestResumed(Event, frozen=True, kw_only=True):
+    week: str
+
+
+class DigestCancelled(Event, frozen=True, kw_only=True):
+    """An operator stopped the week for good; ``cancelled`` recipients were never sent to."""
+
+    week: str
+    cancelled: int
 
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -254,6 +277,9 @@ ALL_EVENTS: list[type[Event]] = [
     SubscriberErased,
     DigestIssued,
     DigestCompleted,
+    DigestPaused,
+    DigestResumed,
+    DigestCancelled,
 ]
 
 CODEC = EventCodec(ALL_EVENTS)

@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from . import metrics
 from .errors import StreamVersionConflictError
 from .events import Event
 from .projections.base import LIVE_TABLES, project
@@ -71,13 +72,15 @@ class GroupCommitter:
             task = asyncio.create_task(self._flush())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await future
+        with metrics.APPEND_SECONDS.labels("group").time():
+            return await future
 
     async def _flush(self) -> None:
         try:
             while self._queue:
                 group = self._queue[: self.max_group]
                 del self._queue[: self.max_group]
+                metrics.GROUP_COMMIT_REQUESTS.observe(len(group))
                 await self._commit(group)
         finally:
             self._running -= 1
@@ -96,6 +99,7 @@ class GroupCommitter:
             for waiting in group:  # isolate whichever request made the group fail
                 await self._commit([waiting])
             return
+        metrics.events_committed(rec.type for r in results if r is not None for rec in r.recorded)
         for waiting, result in zip(group, results, strict=True):
             if result is None:
                 r = waiting.request

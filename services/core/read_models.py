@@ -213,7 +213,9 @@ async def comparison_with_history(
         raise UnknownComparisonError(slug)
     entry = found[0]
     since = today - timedelta(days=HISTORY_DAYS - 1)
-    history = await ship_history(conn, slug, [t.slug for t in entry.tools], since=since)
+    history = await ship_history(
+        conn, slug, [t.slug for t in entry.tools], since=since, until=today
+    )
     tallies = {
         h.tool: Tally.of(h.points[-1].ship, h.points[-1].skip) if h.points else NO_VOTES
         for h in history
@@ -222,14 +224,15 @@ async def comparison_with_history(
 
 
 async def ship_history(
-    conn: Connection, comparison: str, tools: list[str], *, since: date
+    conn: Connection, comparison: str, tools: list[str], *, since: date, until: date
 ) -> list[ToolHistory]:
     """Each tool's standing ship/skip counts at the end of every day it changed from
-    ``since`` on; the first point (on that day) stands for everything before it."""
+    ``since`` to ``until``; the first point (on ``since``) stands for everything
+    before it, the last (on ``until`` at the latest) for everything since."""
     subjects = {tally_subject(comparison, t): t for t in tools}
     running = {t: {"ship": 0, "skip": 0} for t in tools}
     points: dict[str, list[HistoryPoint]] = {t: [] for t in tools}
-    changes = await daily(conn, ("ship", "skip"), list(subjects), since=since)
+    changes = await daily(conn, ("ship", "skip"), list(subjects), since=since, until=until)
     for metric, subject, day, delta in changes:
         tool = subjects[subject]
         running[tool][metric] += delta

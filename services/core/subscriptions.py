@@ -7,7 +7,9 @@ same whatever the address's status, so the form reveals nothing.
 
 from __future__ import annotations
 
+import functools
 import uuid
+from datetime import datetime
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,6 +18,7 @@ from .errors import InvalidEmailError, UnknownSubscriberError
 from .events import (
     DigestBounced,
     DigestDelivered,
+    ErasureReason,
     Event,
     SubscriberErased,
     SubscriptionConfirmed,
@@ -23,7 +26,7 @@ from .events import (
     Unsubscribed,
     UnsubscribeReason,
 )
-from .store import Connection, Metadata, Pool
+from .store import AppendResult, Connection, Metadata, Pool
 from .streams import SUBSCRIBER
 from .writes import append_and_project, append_at_current_version, run_write
 
@@ -78,21 +81,27 @@ async def request_subscription(
     meta = Metadata(request_id=request_id, idempotency_key=idempotency_key)
 
     async def record_request(conn: Connection) -> str:
-        sid: str | None = await conn.fetchval(
-            "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
-            " on conflict (email) do nothing returning subscriber_id::text",
-            str(uuid.uuid4()),
-            address,
-        )
-        if sid is None:
-            sid = await conn.fetchval(
-                "select subscriber_id::text from subscriber_emails where email = $1", address
-            )
-        assert sid is not None
+        sid = await subscriber_id_for(conn, address)
         await _append(conn, sid, SubscriptionRequested(), meta)
         return sid
 
     return await run_write(pool, record_request)
+
+
+async def subscriber_id_for(conn: Connection, address: str) -> str:
+    """The id of a normalised ``address``: its own if it has one, else a new one."""
+    sid: str | None = await conn.fetchval(
+        "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
+        " on conflict (email) do nothing returning subscriber_id::text",
+        str(uuid.uuid4()),
+        address,
+    )
+    if sid is None:
+        sid = await conn.fetchval(
+            "select subscriber_id::text from subscriber_emails where email = $1", address
+        )
+    assert sid is not None
+    return sid
 
 
 async def confirm_subscription(pool: Pool, subscriber_id: str) -> Outcome:
@@ -145,18 +154,65 @@ async def find_subscriber(pool: Pool, who: str) -> str:
     return str(sid)
 
 
+async def _erase(conn: Connection, subscriber_id: str, reason: ErasureReason) -> None:
+    """Delete the address and the SMTP replies that may quote it; record the erasure."""
+    await conn.execute(
+        "delete from subscriber_emails where subscriber_id = $1::uuid", subscriber_id
+    )
+    # A reply text ("550 5.1.1 <someone@example.com>: no such user") is personal data too;
+    # a suppressed row's detail is why it was suppressed, and stays to show abuse.
+    await conn.execute(
+        "update confirmation_mails set detail = null"
+        " where subscriber_id = $1::uuid and detail is not null and state <> 'suppressed'",
+        subscriber_id,
+    )
+    await conn.execute(
+        "update digest_recipients set detail = null"
+        " where subscriber_id = $1::uuid and detail is not null",
+        subscriber_id,
+    )
+    await _append(conn, subscriber_id, SubscriberErased(reason=reason))
+
+
 async def erase_subscriber(pool: Pool, subscriber_id: str) -> None:
-    """Delete the subscriber's address and record the erasure; the log stays whole."""
+    """Delete the subscriber's address (and mail replies quoting it), record the erasure;
+    the log stays whole."""
 
     async def erase(conn: Connection) -> None:
         if await status_of(conn, subscriber_id) is None:
             raise UnknownSubscriberError(subscriber_id)
-        await conn.execute(
-            "delete from subscriber_emails where subscriber_id = $1::uuid", subscriber_id
-        )
-        await _append(conn, subscriber_id, SubscriberErased())
+        await _erase(conn, subscriber_id, "request")
 
     await run_write(pool, erase)
+
+
+async def purge_unconfirmed(pool: Pool, *, requested_before: datetime, batch: int = 200) -> int:
+    """Erase subscriptions still pending (never confirmed) whose last request is older
+    than ``requested_before``, at most ``batch`` of them; returns how many."""
+    stale = await pool.fetch(
+        "select subscriber_id::text from subscribers"
+        " where status = 'pending' and requested_at < $1 order by requested_at limit $2",
+        requested_before,
+        batch,
+    )
+
+    async def purge_one(sid: str, conn: Connection) -> int:
+        # Again in the transaction: a confirm or a new request may have come meanwhile.
+        still = await conn.fetchval(
+            "select 1 from subscribers"
+            " where subscriber_id = $1::uuid and status = 'pending' and requested_at < $2",
+            sid,
+            requested_before,
+        )
+        if not still:
+            return 0
+        await _erase(conn, sid, "unconfirmed")
+        return 1
+
+    purged = 0
+    for (sid,) in stale:
+        purged += await run_write(pool, functools.partial(purge_one, sid))
+    return purged
 
 
 BOUNCES_TO_UNSUBSCRIBE = 3
@@ -169,7 +225,9 @@ async def record_digest_outcome(
     outcome: DigestDelivered | DigestBounced,
     *,
     expected_version: int,
-) -> None:
+    idempotency_key: str | None = None,
+    metadata: Metadata | None = None,
+) -> AppendResult:
     """Append what became of a digest mail to the subscriber's stream, in the caller's
     transaction; the ``BOUNCES_TO_UNSUBSCRIBE``-th permanent bounce unsubscribes too."""
     events: list[Event] = [outcome]
@@ -180,6 +238,11 @@ async def record_digest_outcome(
         )
         if row and row[0] in ("pending", "confirmed") and row[1] + 1 >= BOUNCES_TO_UNSUBSCRIBE:
             events.append(Unsubscribed(reason="bounce"))
-    await append_and_project(
-        conn, SUBSCRIBER.name(subscriber_id), events, expected_version=expected_version
+    return await append_and_project(
+        conn,
+        SUBSCRIBER.name(subscriber_id),
+        events,
+        expected_version=expected_version,
+        idempotency_key=idempotency_key,
+        metadata=metadata,
     )

@@ -1,4 +1,9 @@
-"""Signed, expiring tokens for links in mail: they name a subscriber id, never an email."""
+"""Signed, expiring tokens for links in mail: they name a subscriber id, never an email.
+
+Key rotation: ``SECRET_KEY`` lists keys newest first. A token is signed with the
+newest and checked against each, so links mailed before a rotation keep working until
+their key is removed from the list.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from enum import StrEnum
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from .clock import Clock, system_clock
+from .config import keys_oldest_first
 from .errors import InvalidTokenError
 
 
@@ -35,13 +41,15 @@ def _signer_on(clock: Clock) -> type[TimestampSigner]:
 
 
 class Tokens:
-    """Issues and checks tokens signed with ``SECRET_KEY``; ``clock`` dates and ages them."""
+    """Issues and checks tokens signed with ``SECRET_KEY`` (one key, or a comma-separated
+    list newest first); ``clock`` dates and ages them."""
 
     def __init__(self, secret_key: str, *, clock: Clock = system_clock) -> None:
+        keys = keys_oldest_first(secret_key)
         # One serializer per purpose, built once: a digest issues a token per recipient.
         signer = _signer_on(clock)
         self._serializers = {
-            p: URLSafeTimedSerializer(secret_key, salt=f"verdicts-{p.value}", signer=signer)
+            p: URLSafeTimedSerializer(keys, salt=f"verdicts-{p.value}", signer=signer)
             for p in Purpose
         }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from . import metrics
 from .errors import StreamVersionConflictError
 from .events import Event
 from .projections.base import LIVE_TABLES, Projection, project
@@ -54,17 +55,19 @@ async def append_and_project(
     metadata: Metadata | None = None,
 ) -> AppendResult:
     """Append and update the inline projections, inside the caller's transaction."""
-    result = await STORE.append(
-        conn,
-        stream_id,
-        events,
-        expected_version=expected_version,
-        idempotency_key=idempotency_key,
-        metadata=metadata,
-    )
-    if not result.replayed:
-        for projection in INLINE_PROJECTIONS:
-            await project(conn, projection, LIVE_TABLES, result.recorded)
+    with metrics.APPEND_SECONDS.labels("single").time():
+        result = await STORE.append(
+            conn,
+            stream_id,
+            events,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+            metadata=metadata,
+        )
+        if not result.replayed:
+            for projection in INLINE_PROJECTIONS:
+                await project(conn, projection, LIVE_TABLES, result.recorded)
+            metrics.events_appended(rec.type for rec in result.recorded)
     return result
 
 
@@ -109,9 +112,10 @@ async def run_write_on(conn: Connection, write: Callable[[Connection], Awaitable
     sender's): no pool acquire and release per transaction."""
 
     async def in_transaction() -> T:
-        async with conn.transaction():
-            await enter_write_gate(conn)
-            return await write(conn)
+        with metrics.events_counted_on_commit():
+            async with conn.transaction():
+                await enter_write_gate(conn)
+                return await write(conn)
 
     return await retry_on_conflict(in_transaction)
 

@@ -9,8 +9,11 @@ filed while Redis or SMTP is down is simply sent later.
 Flood control, decided at ingest in log order (one ingester at a time): a request
 whose address already has an unsent confirmation queued is ``suppressed`` as
 ``coalesced`` (that mail will carry a fresh link); beyond ``CONFIRM_DAILY_LIMIT`` mails
-per address in 24 hours, it is ``suppressed`` as ``daily-limit``. Suppressed rows stay,
-so abuse is visible. Only subscribers still ``pending`` when their turn comes get mail.
+per address in 24 hours, it is ``suppressed`` as ``daily-limit``; beyond
+``CONFIRM_HOURLY_LIMIT`` mails to all addresses in an hour, as ``hourly-limit``, so that
+rotating addresses and clients cannot make a mail cannon of the form. Suppressed rows
+stay, so abuse is visible. Only subscribers still ``pending`` when their turn comes get
+mail. The hours and days are the log's (``recorded_at``), not the worker's clock.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from datetime import datetime
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.mail_render import CONFIRM_URL, render_confirmation
+from services.core.metrics import count_mails
 from services.core.store import Connection, Cursor, Pool
 from services.core.streams import SUBSCRIBER
 from services.core.tokens import Purpose, Tokens
@@ -36,7 +40,9 @@ _INGEST_LOCK = 0x6F757462  # "outb": one ingester at a time keeps the limits exa
 CONFIRMATIONS = SendQueue("confirmation_mails", eligible="pending")
 
 
-async def _decide(conn: Connection, subscriber_id: str, at: datetime, limit: int) -> str | None:
+async def _decide(
+    conn: Connection, subscriber_id: str, at: datetime, daily: int, hourly: int | None
+) -> str | None:
     """``None`` to queue a mail, else why it is suppressed."""
     row = await conn.fetchrow(
         "select count(*) filter (where state in ('pending', 'claimed'))::int,"
@@ -49,15 +55,28 @@ async def _decide(conn: Connection, subscriber_id: str, at: datetime, limit: int
     assert row is not None  # an aggregate always returns its row
     if row[0]:
         return "coalesced"
-    if row[1] >= limit:
+    if row[1] >= daily:
         return "daily-limit"
-    return None
+    if hourly is None:
+        return None
+    this_hour: int = await conn.fetchval(
+        "select count(*)::int from confirmation_mails where state not in ('suppressed', 'skipped')"
+        " and requested_at > $1::timestamptz - interval '1 hour'",
+        at,
+    )
+    return "hourly-limit" if this_hour >= hourly else None
 
 
-async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
-    """File the confirmation requests appended since the last run; returns how many."""
+async def ingest(
+    pool: Pool, *, daily_limit: int, hourly_limit: int | None = None, page: int = 2000
+) -> int:
+    """File the confirmation requests appended since the last run; returns how many.
+
+    ``daily_limit`` caps the mails to one address per 24 hours, ``hourly_limit`` the
+    mails to all addresses per hour (``None``: no such cap)."""
     filed = 0
     while True:
+        suppressed = 0
         async with pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", _INGEST_LOCK):
                 return filed
@@ -72,8 +91,8 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
                 if rec.type != "SubscriptionRequested":
                     continue
                 sid = SUBSCRIBER.key(rec.stream_id)
-                reason = await _decide(conn, sid, rec.recorded_at, daily_limit)
-                filed += await conn.fetchval(
+                reason = await _decide(conn, sid, rec.recorded_at, daily_limit, hourly_limit)
+                inserted: int = await conn.fetchval(
                     "with ins as (insert into confirmation_mails"
                     " (id, subscriber_id, requested_at, state, detail)"
                     " values ($1, $2, $3, $4, $5) on conflict (id) do nothing returning 1)"
@@ -84,6 +103,8 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
                     "suppressed" if reason else "pending",
                     reason,
                 )
+                filed += inserted
+                suppressed += inserted if reason else 0
             last = batch[-1].cursor
             await conn.execute(
                 "insert into outbox_cursors (name, tx_id, position)"
@@ -94,6 +115,7 @@ async def ingest(pool: Pool, *, daily_limit: int, page: int = 2000) -> int:
                 str(last.tx_id),
                 last.position,
             )
+        count_mails(CONFIRMATIONS.table, "suppressed", suppressed)
         if len(batch) < page:
             return filed
 
@@ -127,6 +149,9 @@ class ConfirmationMails:
             date=now,
             fields={CONFIRM_URL: f"{self._site}/subscribe/confirm?token={token}"},
         )
+
+    async def halted(self, conn: Connection) -> bool:
+        return False  # confirmations are never held: a reader is waiting for the link
 
     async def delivered(self, conn: Connection, item: Claimed, message: Outgoing) -> None:
         await self.queue.settle(conn, item.id, "sent")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.core import digest_issues
+from services.core import digest_control, digest_issues
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
 from services.core.events import DigestBounced, DigestDelivered
@@ -38,6 +38,16 @@ RECIPIENTS = SendQueue("digest_recipients", eligible="confirmed")
 def message_id(week: IsoWeek, subscriber_id: str, domain: str) -> str:
     """Stable per (week, subscriber): a re-send is recognisably the same message."""
     return f"<digest-{week}-{subscriber_id}@{domain}>"
+
+
+def list_headers(settings: Settings) -> tuple[tuple[str, str], ...]:
+    """The headers every digest message carries besides its own ``List-Unsubscribe``."""
+    domain = mail_domain(settings.mail_from)
+    return (
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("List-Id", f"Weekly AI Tool Verdicts <digest.{domain}>"),
+        ("Precedence", "bulk"),
+    )
 
 
 @dataclass
@@ -64,31 +74,30 @@ class DigestMails:
         mail = await digest_issues.issued_mail(conn, week)
         if mail is None:
             return None
-        domain = mail_domain(settings.mail_from)
         template = MailTemplate(
-            sender=settings.mail_from,
-            mail=mail,
-            headers=(
-                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-                ("List-Id", f"Weekly AI Tool Verdicts <digest.{domain}>"),
-                ("Precedence", "bulk"),
-            ),
+            sender=settings.mail_from, mail=mail, headers=list_headers(settings)
         )
         return cls(settings, week, template, clock=clock)
 
     async def claim(self, conn: Connection, owner: str, limit: int, lease: float) -> list[Claimed]:
+        if await self.halted(conn):
+            return []
         return await self.queue.claim(conn, owner, limit, lease, week=str(self.week))
+
+    async def halted(self, conn: Connection) -> bool:
+        return await digest_control.halted(conn, self.week)
 
     def compose(self, item: Claimed, now: datetime) -> Outgoing:
         token = self._tokens.issue(Purpose.UNSUBSCRIBE, item.subscriber_id)
         one_click = f"{self._site}/unsubscribe/one-click?token={token}"
-        mailto = f"mailto:unsubscribe@{self._domain}?subject=unsubscribe%20{token}"
         return self.template.personalise(
             to=item.email,
             message_id=message_id(self.week, item.subscriber_id, self._domain),
             date=now,
             fields={UNSUBSCRIBE_URL: f"{self._site}/unsubscribe?token={token}"},
-            headers=(("List-Unsubscribe", f"<{one_click}>, <{mailto}>"),),
+            # https only: no inbound mail path reads a mailto: unsubscribe, so none is
+            # advertised (RFC 8058 needs the https URI; RFC 2369 allows it alone).
+            headers=(("List-Unsubscribe", f"<{one_click}>"),),
         )
 
     async def _outcome(
@@ -129,6 +138,8 @@ class WeekRun:
     progress: Progress
     reaped_unknown: int
     complete: bool
+    halted: bool = False
+    """An operator paused (or cancelled) the week: nothing more goes out until resumed."""
 
 
 async def send_week(
@@ -150,4 +161,6 @@ async def send_week(
     dispatcher = Dispatcher(pool, settings, mails, on_progress=on_progress, clock=clock)
     progress = await dispatcher.run(budget=budget)
     complete = await digest_issues.complete_if_done(pool, week)
-    return WeekRun(week, progress, reaped.unknown, complete)
+    async with pool.acquire() as conn:
+        halted = await mails.halted(conn)
+    return WeekRun(week, progress, reaped.unknown, complete, halted)

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings
+from services.core.metrics import count_mails
 from services.core.store import Connection, Pool
 from services.core.writes import run_write_on
 from services.worker.mime import Outgoing, mail_domain
@@ -58,6 +59,10 @@ class MailStream(Protocol):
     async def refused(
         self, conn: Connection, item: Claimed, attempt: Attempt, *, permanent: bool
     ) -> None: ...
+
+    async def halted(self, conn: Connection) -> bool:
+        """Whether an operator holds this stream: checked before each message."""
+        ...
 
 
 Done = tuple[Claimed, Outgoing, Attempt]
@@ -180,6 +185,8 @@ class Dispatcher:
 
         async def record_and_start_next(conn: Connection) -> tuple[str | None, int, int]:
             outcome = await self._record(conn, *done) if done is not None else None
+            if go_on and await self.mail.halted(conn):
+                return outcome, 0, -1
             skipped = 0
             for i, item in enumerate(upcoming if go_on else ()):
                 started = await queue.start(conn, item.id, self.owner, s.mail_lease_seconds)
@@ -194,6 +201,8 @@ class Dispatcher:
         outcome, skipped, index = await run_write_on(conn, record_and_start_next)
         if outcome is not None:
             setattr(self.progress, outcome, getattr(self.progress, outcome) + 1)
+            count_mails(queue.table, outcome)
+        count_mails(queue.table, "skipped", skipped)
         self.progress.skipped += skipped
         self._report()
         if index < 0:

@@ -7,13 +7,16 @@ its work from PostgreSQL and every step is idempotent there.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from typing import Any
 
-from services.core import digest_issues
+from services.core import digest_issues, subscriptions
 from services.core.clock import Clock
 from services.core.health import WORKER_HEARTBEAT_KEY
+from services.core.logs import bind
+from services.core.metrics import WORKER_HEARTBEAT
 from services.core.projections.counters import compact
 from services.core.weeks import IsoWeek
 
@@ -21,6 +24,8 @@ from .confirmations import CONFIRMATIONS, ConfirmationMails, ingest
 from .digest_delivery import send_week
 from .dispatch import Dispatcher
 from .schedule import Schedule
+
+log = logging.getLogger(__name__)
 
 Ctx = dict[str, Any]
 
@@ -30,16 +35,31 @@ DIGEST_BUDGET = 8.0
 """Seconds a digest run may send for: below its 10 s period and the shutdown grace."""
 
 
+async def bind_job(ctx: Ctx) -> None:
+    """arq's ``on_job_start``: the job's log lines carry its id. Each job runs in a
+    task of its own, so the binding ends with the job."""
+    bind(job_id=ctx["job_id"])
+
+
+def _done(what: str, counts: dict[str, int]) -> None:
+    """One line for work actually done; ticks that found nothing to do stay quiet."""
+    if any(counts.values()):
+        log.info(what, extra=counts)
+
+
 async def heartbeat(ctx: Ctx) -> None:
-    """Tell `/healthz` this worker is alive."""
-    await ctx["redis"].set(WORKER_HEARTBEAT_KEY, str(time.time()), ex=300)
+    """Tell `/healthz` (and this worker's metrics) that the worker is alive."""
+    now = time.time()
+    await ctx["redis"].set(WORKER_HEARTBEAT_KEY, str(now), ex=300)
+    WORKER_HEARTBEAT.set(now)
 
 
 async def compact_counters(ctx: Ctx) -> int:
     """Fold counter deltas (the API does this too; one at a time, the rest skip)."""
     async with ctx["pool"].acquire() as conn:
         folded: int = await compact(conn)
-        return folded
+    _done("counter deltas compacted", {"folded": folded})
+    return folded
 
 
 async def send_confirmations(ctx: Ctx) -> dict[str, int]:
@@ -47,11 +67,22 @@ async def send_confirmations(ctx: Ctx) -> dict[str, int]:
     pool, settings = ctx["pool"], ctx["settings"]
     async with pool.acquire() as conn:
         reaped = await CONFIRMATIONS.reap(conn)
-    filed = await ingest(pool, daily_limit=settings.confirm_daily_limit)
+    filed = await ingest(
+        pool,
+        daily_limit=settings.confirm_daily_limit,
+        hourly_limit=settings.confirm_hourly_limit,
+    )
     mails: ConfirmationMails = ctx["confirmation_mails"]
     dispatcher = Dispatcher(pool, settings, mails, clock=ctx["clock"])
     progress = await dispatcher.run(budget=CONFIRMATION_BUDGET)
-    return {"filed": filed, "sent": progress.sent, "unknown": reaped.unknown + progress.unknown}
+    counts = {
+        "filed": filed,
+        "sent": progress.sent,
+        "bounced": progress.bounced,
+        "unknown": reaped.unknown + progress.unknown,
+    }
+    _done("confirmation mails", counts)
+    return counts
 
 
 async def issue_weekly_digest(ctx: Ctx, week: str | None = None) -> str:
@@ -69,6 +100,15 @@ async def issue_weekly_digest(ctx: Ctx, week: str | None = None) -> str:
     if result.outcome is digest_issues.IssueOutcome.NOTHING_NEW:
         return summary
     run = await send_week(pool, settings, target, budget=DIGEST_BUDGET, clock=clock)
+    log.info(
+        "digest issued",
+        extra={
+            "week": str(target),
+            "outcome": result.outcome.value,
+            "recipients": result.recipients,
+            "sent": run.progress.sent,
+        },
+    )
     return f"{summary}, {run.progress.sent} sent now"
 
 
@@ -93,4 +133,21 @@ async def deliver_digests(ctx: Ctx) -> dict[str, int]:
         run = await send_week(pool, settings, week, budget=left, clock=clock)
         sent += run.progress.sent
         unknown += run.progress.unknown + run.reaped_unknown
+    _done("digest delivery", {"sent": sent, "unknown": unknown})
     return {"weeks": len(weeks), "sent": sent, "unknown": unknown}
+
+
+async def purge_unconfirmed(ctx: Ctx) -> int:
+    """Erase subscriptions not confirmed within ``UNCONFIRMED_RETENTION_DAYS`` of their
+    last request: their address is kept no longer than a confirm link could need it."""
+    clock: Clock = ctx["clock"]
+    cutoff = clock() - timedelta(days=ctx["settings"].unconfirmed_retention_days)
+    purged = 0
+    # Each erasure commits alone, so a run cut short by its timeout loses nothing.
+    while batch := await subscriptions.purge_unconfirmed(ctx["pool"], requested_before=cutoff):
+        purged += batch
+    return purged
+
+
+FUNCTIONS = (issue_weekly_digest, deliver_digests, send_confirmations)
+"""The jobs that can be enqueued (the cron jobs are in ``settings``)."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from services.core.metrics import count_mails
 from services.core.store import Connection
 
 Table = Literal["confirmation_mails", "digest_recipients"]
@@ -208,4 +209,5 @@ class SendQueue:
             " count(*) filter (where state = 'sending')::int from done"
         )
         assert row is not None  # an aggregate always returns its row
+        count_mails(self.table, "unknown", row[1])
         return Reaped(requeued=row[0], unknown=row[1])

@@ -20,32 +20,44 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from services.core.clock import system_clock
-from services.core.config import load_settings
+from services.core.config import exit_misconfigured, load_settings, secret_key_problem
 from services.core.db import create_pool
-from services.core.errors import ConfigurationError
+from services.core.logs import configure_logging
 
 from .confirmations import ConfirmationMails
 from .jobs import (
+    FUNCTIONS,
     Ctx,
+    bind_job,
     compact_counters,
     deliver_digests,
     heartbeat,
     issue_weekly_digest,
+    purge_unconfirmed,
     send_confirmations,
 )
-from .schedule import Schedule
+from .metrics_server import serve_metrics
+from .schedule import InvalidScheduleError, Schedule
 from .startup_errors import install as install_startup_errors
 
 install_startup_errors()
 _settings = load_settings()
-_schedule = Schedule.parse(_settings.digest_cron)
+# Here, at import, so a worker that must not start says so before arq logs anything.
+if _problem := secret_key_problem(_settings):
+    exit_misconfigured(_problem)
+try:
+    _schedule = Schedule.parse(_settings.digest_cron)
+except InvalidScheduleError as exc:
+    exit_misconfigured(f"configuration error: {exc}")
 
 
 async def startup(ctx: Ctx) -> None:
     settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     if not settings.database_url:
-        raise ConfigurationError("DATABASE_URL is not set: the worker's work is in PostgreSQL")
+        exit_misconfigured("DATABASE_URL is not set: the worker's work is in PostgreSQL")
     _ = settings.smtp  # SMTP_URL unset or unusable: ConfigurationError, before any job runs
+    serve_metrics(settings)
     ctx["settings"] = settings
     ctx["schedule"] = _schedule
     ctx["clock"] = system_clock
@@ -62,16 +74,18 @@ async def shutdown(ctx: Ctx) -> None:
 class WorkerSettings:
     """arq's settings class for the verdicts worker."""
 
-    functions: ClassVar[list[Any]] = [issue_weekly_digest, deliver_digests, send_confirmations]
+    functions: ClassVar[list[Any]] = list(FUNCTIONS)
     cron_jobs: ClassVar[list[Any]] = [
         cron(heartbeat, second={0, 15, 30, 45}, timeout=10),
         cron(compact_counters, second={5, 35}, timeout=60),
         cron(send_confirmations, second=set(range(0, 60, 2)), timeout=60),
         cron(deliver_digests, second={1, 11, 21, 31, 41, 51}, timeout=60),
         cron(issue_weekly_digest, **_schedule.arq_options(), timeout=120, max_tries=1),
+        cron(purge_unconfirmed, minute={23}, timeout=120),
     ]
     on_startup = startup
     on_shutdown = shutdown
+    on_job_start = bind_job
     # Redis unreachable at start (or for `arq --check`): one line and exit 2 at once,
     # not arq's five retries with a warning line each; a supervisor starts it again.
     redis_settings = dataclasses.replace(

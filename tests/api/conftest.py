@@ -23,7 +23,7 @@ from tests.fixtures import catalog, settings, sink
 
 __all__ = ["catalog", "settings", "sink"]
 
-SECRET = "test-secret-key"
+SECRET = "test-secret-key-of-at-least-32-bytes"
 BASE_URL = "http://testserver.local"
 
 

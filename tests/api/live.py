@@ -25,7 +25,7 @@ from services.core.db import create_pool
 from services.embedded import free_port, wait_for_port
 from tests.conftest import with_database
 
-LIVE_SECRET = "live-test-secret"
+LIVE_SECRET = "live-test-secret-of-at-least-32-bytes"
 REPOSITORY = Path(__file__).resolve().parents[2]
 """Where uvicorn runs, so that it imports ``tests.api.live``."""
 
@@ -36,7 +36,9 @@ def create_live_app() -> Litestar:
         load_settings(),
         limits=Limits(
             votes=("minute", 100_000),
+            bookmarks=("minute", 100_000),
             subscriptions=("minute", 100_000),
+            new_readers=("minute", 100_000),
             namespace=os.environ["TEST_RATELIMIT_NAMESPACE"],
         ),
     )

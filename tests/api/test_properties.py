@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.api.reader_cookie import ReaderCookies
 from services.api.web.actions import _back
 from services.api.web.chart import HEIGHT, WIDTH, ship_chart
-from services.core.read_models import HistoryPoint, ToolHistory
+from services.core.read_models import HISTORY_DAYS, HistoryPoint, ToolHistory
 from services.core.tallies import Tally
 
 COOKIES = ReaderCookies("property-secret", secure=False)
@@ -84,3 +85,30 @@ def test_chart_stays_inside_its_box_and_ends_at_the_current_pct(
                 x, y = map(float, point.split(","))
                 assert 0 <= x <= WIDTH and 0 <= y <= HEIGHT
                 assert chart.left <= x <= chart.right and chart.top <= y <= chart.bottom
+
+
+@given(
+    st.integers(0, HISTORY_DAYS - 1),
+    st.tuples(st.integers(0, 3), st.integers(0, 3)).filter(lambda t: sum(t) > 0),
+)
+def test_votes_of_one_day_are_drawn_from_that_day_to_today_only(
+    days_ago: int, tally: tuple[int, int]
+) -> None:
+    """The plot spans the last HISTORY_DAYS days whatever was measured: one day of votes is
+    a mark from that day to the end of today (a thirtieth of the width for today's), never
+    a line across the whole chart."""
+    today = date(2026, 11, 24)
+    ship, skip = tally
+    point = HistoryPoint(
+        day=today - timedelta(days=days_ago),
+        ship=ship,
+        skip=skip,
+        ship_pct=Tally.of(ship, skip).ship_pct,
+    )
+    chart = ship_chart([ToolHistory(tool="a", points=[point])], {"a": "A"}, today)
+    assert chart is not None
+    [series] = chart.series
+    [segment] = series.segments
+    (x0, y0), (x1, y1) = (map(float, p.split(",")) for p in segment.split())
+    assert y0 == y1 and x1 == chart.right == series.last_x
+    assert x1 - x0 == pytest.approx(WIDTH * (days_ago + 1) / HISTORY_DAYS, abs=0.1)

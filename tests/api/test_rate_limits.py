@@ -1,4 +1,4 @@
-"""Per-client rate limits on votes and subscriptions (Litestar's, counted in Redis)."""
+"""Per-client rate limits on votes and subscriptions (ours, counted in Redis)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import re
 
 import asyncpg
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from services.core.tokens import Purpose, Tokens
 from tests.api.live import LIVE_SECRET
@@ -26,8 +26,8 @@ async def vote(page: Page, tool: str, button: str) -> None:
     await page.wait_for_load_state()
 
 
-async def test_vote_change_and_withdraw(live_url: str) -> None:
-    async with browser_page(live_url) as page:
+async def test_vote_change_and_withdraw(live_url: str, chromium: Browser) -> None:
+    async with browser_page(chromium, live_url) as page:
         await page.goto(f"/compare/{FILES_VS_AZURE}")
         files, azure = page.locator(f"#tool-{FILES}"), page.locator(f"#tool-{AZURE}")
         await expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -72,8 +72,8 @@ async def test_vote_change_and_withdraw(live_url: str) -> None:
         assert cookies["reader"]["httpOnly"] and cookies["reader"]["sameSite"] == "Lax"
 
 
-async def test_bookmark_shows_on_bookmarks_page(live_url: str) -> None:
-    async with browser_page(live_url) as page:
+async def test_bookmark_shows_on_bookmarks_page(live_url: str, chromium: Browser) -> None:
+    async with browser_page(chromium, live_url) as page:
         await page.goto("/bookmarks")
         await expect(page.locator("main")).to_contain_text("No bookmarks yet")
 
@@ -103,9 +103,11 @@ async def test_bookmark_shows_on_bookmarks_page(live_url: str) -> None:
         await expect(page.locator("main")).to_contain_text("No bookmarks yet")
 
 
-async def test_subscribe_confirm_and_unsubscribe(live_url: str, live_dsn: str) -> None:
+async def test_subscribe_confirm_and_unsubscribe(
+    live_url: str, live_dsn: str, chromium: Browser
+) -> None:
     address = "reader.journey@example.com"
-    async with browser_page(live_url) as page:
+    async with browser_page(chromium, live_url) as page:
         await page.goto(f"/compare/{FILES_VS_AZURE}")
         box = page.locator(".subscribe-box")
         await expect(box.get_by_role("heading")).to_have_text(

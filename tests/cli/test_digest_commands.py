@@ -13,6 +13,7 @@ import click
 import pytest
 
 from services.cli.digest_commands import chosen_week, digest_group
+from services.core import digest_issues
 from services.core.config import Settings
 from services.core.store import Pool
 from services.core.weeks import IsoWeek
@@ -98,6 +99,69 @@ def test_every_week_option_has_the_one_default() -> None:
         for param in command.params
         if param.name == "week" and isinstance(param, click.Option)
     }
-    assert {"preview", "send", "status"} <= helps.keys()
+    assert {"preview", "test", "send", "status"} <= helps.keys()
     assert all(h and "default: the last complete week" in h for h in helps.values()), helps
     assert chosen_week(IsoWeek.parse(WEEK)) == IsoWeek.parse(WEEK)
+
+
+async def test_a_test_message_goes_to_one_address_and_is_recorded_nowhere(
+    pool: Pool, settings: Settings, sink: Sink, catalog: None
+) -> None:
+    await confirmed(pool, 2)
+    events = await pool.fetchval("select count(*) from events")
+    result = run(settings, "digest", "test", "--to", "Editor@Example.com", "--week", WEEK)
+    assert result.returncode == 0, result.stderr
+    assert "sent a test of 2026-W47 to editor@example.com" in result.stderr
+    assert [r.rcpt for r in sink.received] == ["editor@example.com"]
+    message = sink.received[0].message
+    assert message["Subject"].startswith("[TEST] Weekly AI Tool Verdicts")
+    assert message["X-Verdicts-Test"].startswith("yes")
+    assert message["Message-ID"].startswith("<digest-test-2026-W47-")
+    assert "Prompt Caching" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert await pool.fetchval("select count(*) from events") == events
+    assert await pool.fetchval("select count(*) from digest_recipients") == 0
+    assert await pool.fetchval("select count(*) from digest_issues") == 0
+
+    sink.refuse["nobody@example.com"] = "550 5.1.1 no such mailbox"
+    refused = run(settings, "digest", "test", "--to", "nobody@example.com", "--week", WEEK)
+    assert refused.returncode == 2 and "550" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    bad = run(settings, "digest", "test", "--to", "not-an-address", "--week", WEEK)
+    assert bad.returncode == 2 and "not a usable email address" in bad.stderr
+    empty = run(settings, "digest", "test", "--to", "editor@example.com", "--week", "2026-W40")
+    assert empty.returncode == 2 and "nothing published in 2026-W40" in empty.stderr
+    assert len(sink.received) == 1
+
+
+async def test_pause_resume_and_cancel_from_the_shell(
+    pool: Pool, settings: Settings, sink: Sink, catalog: None
+) -> None:
+    await confirmed(pool, 3)
+    not_issued = run(settings, "digest", "pause", WEEK)
+    assert not_issued.returncode == 2 and "has not been issued" in not_issued.stderr
+    await digest_issues.issue(pool, settings, IsoWeek.parse(WEEK))
+
+    paused = run(settings, "digest", "pause", WEEK)
+    assert paused.returncode == 0 and f"paused {WEEK}" in paused.stderr, paused.stderr
+    assert "already paused" in run(settings, "digest", "pause", WEEK).stderr
+    held = run(settings, "digest", "send", "--week", WEEK)
+    assert held.returncode == 1 and "is paused" in held.stderr
+    assert sink.count() == 0
+    status = json.loads(run(settings, "digest", "status", "--week", WEEK, "--json").stdout)
+    assert status["paused_at"] and status["states"] == {"pending": 3}
+
+    resumed = run(settings, "digest", "resume", WEEK)
+    assert resumed.returncode == 0 and f"resumed {WEEK}" in resumed.stderr
+    assert "was not paused" in run(settings, "digest", "resume", WEEK).stderr
+
+    cancelled = run(settings, "digest", "cancel", WEEK)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "3 recipient(s) will not get it; completed" in cancelled.stderr
+    assert run(settings, "digest", "send", "--week", WEEK).returncode == 0
+    assert sink.count() == 0
+    table = run(settings, "digest", "status", "--week", WEEK)
+    assert "cancelled" in table.stderr and "cancelled" in table.stdout
+    over = run(settings, "digest", "pause", WEEK)
+    assert over.returncode == 2 and "is cancelled" in over.stderr
+    bad = run(settings, "digest", "cancel", "2026-W99")
+    assert bad.returncode == 2 and "not an ISO week" in bad.stderr

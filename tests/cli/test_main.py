@@ -122,7 +122,16 @@ class DevProcess:
         return "".join(self.lines)
 
 
-CONFIGURED = ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "PUBLIC_URL", "VERDICTS_DATA_DIR")
+# No SECRET_KEY either: `verdicts dev` is the one place the built-in key may sign.
+CONFIGURED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SMTP_URL",
+    "PUBLIC_URL",
+    "SECRET_KEY",
+    "VERDICTS_DATA_DIR",
+    "VERDICTS_DEVELOPMENT",
+)
 
 
 def beside(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

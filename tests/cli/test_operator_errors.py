@@ -22,13 +22,20 @@ ARQ_CHECK = [str(Path(sys.executable).parent / "arq"), "--check"]
 WORKER = "services.worker.settings.WorkerSettings"
 
 # Settings a test names itself: none may leak in from the shell that runs the suite.
-SETTINGS = ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "SECRET_KEY", "PUBLIC_URL")
+SETTINGS = ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "PUBLIC_URL", "VERDICTS_DEVELOPMENT")
+SECRET_KEY = "operator-errors-secret-of-at-least-32-bytes"
+"""A usable key, so that each case meets the error it is about, not the key's."""
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS}
     return subprocess.run(
-        args, env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=60
+        args,
+        env={**clean, "SECRET_KEY": SECRET_KEY, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -51,9 +51,10 @@ def test_settings_come_from_the_environment_and_the_proxy_is_trusted() -> None:
         env = found[name]["environment"]
         for setting in ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "SECRET_KEY", "PUBLIC_URL"):
             assert env[setting].startswith(f"${{{setting}"), (name, setting, env[setting])
-    trusted = found["api"]["environment"]["FORWARDED_ALLOW_IPS"]
+    trusted = found["api"]["environment"]["TRUSTED_PROXIES"]
     proxy_address = found["proxy"]["networks"]["default"]["ipv4_address"]
-    assert trusted == f"${{FORWARDED_ALLOW_IPS:-{proxy_address}}}"
+    assert trusted == f"${{TRUSTED_PROXIES-{proxy_address}}}", "the proxy, unless told otherwise"
+    assert "--no-proxy-headers" in found["api"]["command"][-1], "the app reads the header"
 
 
 async def test_the_demo_catalog_is_imported_only_when_asked(empty_dsn: str) -> None:

@@ -70,7 +70,7 @@ def operator_env(venv: Path, **settings: str) -> dict[str, str]:
     return {
         "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
         "HOME": os.environ.get("HOME", "/root"),
-        "SECRET_KEY": "wheel-test-secret",
+        "SECRET_KEY": "wheel-test-secret-of-at-least-32-bytes",
         **settings,
     }
 

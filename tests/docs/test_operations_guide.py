@@ -1,6 +1,8 @@
 """docs/operations.md, run: every ``sh`` block, in the guide's order, in one operator's
-shell on a running site (a migrated database with a confirmed subscriber, the API under
-uvicorn, Redis, a real SMTP server), with the test's URLs in the environment.
+shell on a running site (a migrated database with the demo catalog and a confirmed
+subscriber, the API under uvicorn, Redis, a real SMTP server), with the test's URLs in
+the environment. As the worker's Monday cron would have, the site has issued the
+digests of ``ISSUED`` and sent nothing yet: the weeks the guide pauses and cancels.
 
 A procedure that needs a command built on another branch is skipped, naming it, until
 that branch is merged (``BUILT_IN_PARALLEL``); a command the guide names that exists
@@ -27,10 +29,12 @@ import pytest
 import yaml
 
 from services.api.app import create_app
-from services.core.catalog_import import DEMO_CATALOG
+from services.core import digest_issues
+from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.config import Settings
 from services.core.db import create_pool
 from services.core.subscriptions import confirm_subscription, request_subscription
+from services.core.weeks import IsoWeek
 from services.embedded import free_port, wait_for_port
 from tests.conftest import with_database
 from tests.fixtures import Sink
@@ -46,24 +50,16 @@ from .guide import (
 )
 
 BUILT_IN_PARALLEL = {
-    "verdicts digest test": "new digest commands",
-    "verdicts digest pause": "new digest commands",
-    "verdicts digest resume": "new digest commands",
-    "verdicts digest cancel": "new digest commands",
-    "verdicts digest resolve": "new digest commands",
-    "verdicts subscriber list": "new subscriber commands",
-    "verdicts subscriber export": "new subscriber commands",
-    "GET /metrics": "the metrics of the API",
+    "verdicts digest resolve": "settling unknown deliveries, with the digest commands",
 }
 """What the guide describes and other engineers build at the same time: the procedures
 that use one of these are skipped, naming it, until it exists."""
 
 REPOSITORY = GUIDE.parents[1]
-ROUTES = {
-    route.path
-    for route in create_app(Settings(database_url="postgresql://", redis_url="redis://")).routes
-}
+_BUILT = Settings(database_url="postgresql://", redis_url="redis://", development=True)
+ROUTES = {route.path for route in create_app(_BUILT).routes}
 """The site's paths, from the app itself (built, not started)."""
+ISSUED = ("2026-W45", "2026-W46")
 SUBSCRIBER = "someone@example.com"
 """The address the guide's subscriber procedures name; confirmed before they run."""
 OPERATOR_TOKEN = "guide-operator-token"
@@ -129,7 +125,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 async def site_database(pg_admin_dsn: str, template_db: str) -> AsyncIterator[tuple[str, str]]:
-    """A migrated database with one confirmed subscriber, and the name to restore into."""
+    """The site's database (see the module's docstring), and the name to restore into."""
     names = [f"verdicts_guide_{uuid.uuid4().hex[:8]}", f"verdicts_restored_{uuid.uuid4().hex[:8]}"]
     admin = await asyncpg.connect(pg_admin_dsn)
     try:
@@ -139,7 +135,10 @@ async def site_database(pg_admin_dsn: str, template_db: str) -> AsyncIterator[tu
     dsn = with_database(pg_admin_dsn, names[0])
     pool = await create_pool(dsn, size=2)
     try:
+        await import_catalog(pool, load_catalog(DEMO_CATALOG))
         await confirm_subscription(pool, await request_subscription(pool, SUBSCRIBER))
+        for week in ISSUED:
+            await digest_issues.issue(pool, Settings(database_url=dsn), IsoWeek.parse(week))
     finally:
         await pool.close()
     yield dsn, names[1]
@@ -173,18 +172,22 @@ def site(
         "RESTORED_URL": with_database(pg_admin_dsn, restored),
         "REDIS_URL": redis_url,
         "SMTP_URL": sink.url,
-        "SECRET_KEY": "guide-secret",
+        "SECRET_KEY": "guide-secret-of-at-least-thirty-two-bytes",
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "MAIL_FROM": "Weekly AI Tool Verdicts <digest@verdicts.test>",
         "OPERATOR_TOKEN": OPERATOR_TOKEN,
     }
+    log = (folder / "api.log").open("w")
     api = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "services.api.app:create_app",
          "--port", str(port), "--no-access-log"],
-        env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_for_port(port, timeout=30)
+        try:
+            wait_for_port(port, timeout=60)
+        except TimeoutError:
+            pytest.fail(f"the API did not start: {(folder / 'api.log').read_text()}")
         # The restore's database, named for this run.
         site = Site(env, folder, substitutions={"verdicts_restored": restored})
         for section in procedures():
@@ -195,6 +198,7 @@ def site(
     finally:
         api.terminate()
         api.wait(timeout=10)
+        log.close()
         sink.stop()
 
 

@@ -17,8 +17,8 @@ __all__ = ["CLOCK", "WEEK", "Sink", "catalog", "confirmed", "settings", "sink"]
 from services.core.weeks import IsoWeek
 from services.worker.confirmations import ConfirmationMails
 from services.worker.digest_delivery import send_week
+from services.worker.jobs import FUNCTIONS
 from services.worker.schedule import Schedule
-from services.worker.settings import WorkerSettings
 
 Job = tuple[str, tuple[object, ...]]
 """An arq job by name, with its arguments."""
@@ -41,7 +41,7 @@ async def run_jobs(
             for name, args in batch:
                 assert await redis.enqueue_job(name, *args, _queue_name=queue) is not None
             worker = Worker(
-                functions=WorkerSettings.functions,
+                functions=list(FUNCTIONS),
                 redis_pool=redis,
                 queue_name=queue,
                 burst=True,

@@ -10,6 +10,7 @@ from services.core.reader_state import ReaderState
 from services.core.store import Pool
 
 from ..problems import problem_responses
+from ..security import BOOKMARKS, RATE_LIMIT
 from .schemas import BookmarkList, IdempotencyKey, SlugPath
 
 
@@ -31,7 +32,11 @@ class BookmarksController(Controller):
             bookmarks = await read_models.bookmarks_of(conn, reader_id)
         return BookmarkList(tools=[b.tool for b in bookmarks])
 
-    @put("/{tool:str}", responses=problem_responses(400, 403, 404, 409))
+    @put(
+        "/{tool:str}",
+        opt={RATE_LIMIT: BOOKMARKS},
+        responses=problem_responses(400, 403, 404, 409, 429),
+    )
     async def add_bookmark(
         self,
         pool: NamedDependency[Pool],
@@ -46,7 +51,12 @@ class BookmarksController(Controller):
         )
         return await _bookmarks(pool, state)
 
-    @delete("/{tool:str}", status_code=200, responses=problem_responses(400, 403, 404, 409))
+    @delete(
+        "/{tool:str}",
+        status_code=200,
+        opt={RATE_LIMIT: BOOKMARKS},
+        responses=problem_responses(400, 403, 404, 409, 429),
+    )
     async def remove_bookmark(
         self,
         pool: NamedDependency[Pool],

@@ -15,7 +15,7 @@ from services.core import reader_actions
 from services.core.events import Verdict
 from services.core.store import Pool
 
-from ..security import RATE_LIMIT, VOTES
+from ..security import BOOKMARKS, RATE_LIMIT, VOTES
 
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -57,7 +57,7 @@ class ActionsController(Controller):
         await reader_actions.cast_vote(pool, reader_id, slug, tool, verdict, request_id=request_id)
         return _back(slug, "vote", tool)
 
-    @post("/bookmarks/{tool:str}", name="bookmark")
+    @post("/bookmarks/{tool:str}", opt={RATE_LIMIT: BOOKMARKS}, name="bookmark")
     async def bookmark(
         self,
         pool: NamedDependency[Pool],

@@ -19,7 +19,7 @@ from services.core.store import Pool
 from services.core.subscriptions import Outcome
 from services.core.tokens import Purpose, Tokens
 
-from ..security import NO_READER, RATE_LIMIT, SUBSCRIPTIONS
+from ..security import NO_READER, ONE_CLICK, RATE_LIMIT, SUBSCRIPTIONS
 
 
 class SubscribeForm(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,7 +139,7 @@ class SubscribeController(Controller):
     @post(
         "/unsubscribe/one-click",
         status_code=200,
-        opt={"exclude_from_csrf": True, NO_READER: True},
+        opt={"exclude_from_csrf": True, NO_READER: True, RATE_LIMIT: ONE_CLICK},
         name="one-click",
     )
     async def one_click(

@@ -131,7 +131,10 @@ class CommunityProjection:
         if added:
             await conn.executemany(
                 f"insert into {into.quoted('reader_bookmarks')} (reader_id, tool, added_at)"
-                " values ($1, $2, $3) on conflict do nothing",
+                " values ($1, $2, $3)"
+                # Removed and added back within one batch: the row is still there, and
+                # its place in the reader's order is the new one (as replay has it).
+                " on conflict (reader_id, tool) do update set added_at = excluded.added_at",
                 added,
             )
         if removed:

@@ -42,18 +42,26 @@ async def totals(
 
 
 async def daily(
-    conn: Connection, metrics: Sequence[str], subjects: Sequence[str], *, since: date
+    conn: Connection,
+    metrics: Sequence[str],
+    subjects: Sequence[str],
+    *,
+    since: date,
+    until: date | None = None,
 ) -> list[tuple[str, str, date, int]]:
-    """Per-day net changes per (metric, subject) from ``since`` on, in day order; every
-    change before ``since`` is counted on that day, so the rows stay bounded however
-    old the subject is."""
+    """Per-day net changes per (metric, subject) from ``since`` to ``until``, in day
+    order. Every change before ``since`` is counted on that day, so the rows stay
+    bounded however old the subject is; one after ``until`` (the database's clock ahead
+    of the caller's, a vote just past midnight) is counted on ``until``."""
     rows = await conn.fetch(
-        "select metric, subject, greatest(day, $3::date) as d, sum(n)::bigint from "
+        "select metric, subject, least(greatest(day, $3::date), $4::date) as d,"
+        " sum(n)::bigint from "
         + counted("metric = any($1) and subject = any($2)")
         + " c group by metric, subject, d order by d",
         list(metrics),
         list(subjects),
         since,
+        until,
     )
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
