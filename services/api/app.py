@@ -25,9 +25,10 @@ from redis.asyncio import Redis
 
 from services.core.clock import Clock, system_clock
 from services.core.config import Settings, exit_misconfigured, load_settings
-from services.core.db import create_pool
+from services.core.db import create_pool, outage
 from services.core.health import Health, check_health
 from services.core.logs import configure_logging
+from services.core.outage import OutageLog
 from services.core.projections.counters import compact
 from services.core.resources import package_path
 from services.core.tokens import Tokens
@@ -35,6 +36,7 @@ from services.core.tokens import Tokens
 from .client_address import TrustedProxies
 from .deps import DEPENDENCIES
 from .error_handlers import handlers, unrouted
+from .fallback_counter import REDIS_TIMEOUT
 from .operator import operator_router
 from .probes import PROBES
 from .reader_cookie import ReaderCookies, ReaderMiddleware
@@ -77,13 +79,18 @@ stable per error; `GET /problems/{type}` explains each.
 
 async def compact_forever(state: State, *, every: float = 2.0) -> None:
     """Fold counter deltas in the background; one process at a time does the work."""
+    database = OutageLog("the database (counter compaction)", log)
     while True:
         try:
             async with state.pool.acquire() as conn:
                 while await compact(conn) > 0:
                     pass
-        except Exception:  # keep folding after a passing database error
-            log.exception("counter compaction failed; retrying")
+            database.recovered()
+        except Exception as exc:  # keep folding after a passing database error
+            if outage(exc) is None:
+                log.exception("counter compaction failed; retrying")
+            else:
+                database.failed(exc, f"retrying every {every:g} s")
         await asyncio.sleep(every)
 
 
@@ -94,9 +101,13 @@ def _templates_fixed(engine: JinjaTemplateEngine) -> None:
 
 @get("/healthz", include_in_schema=False, opt={NO_READER: True})
 async def healthz(state: State) -> Response[Health]:
-    """Liveness and readiness: database, Redis, worker heartbeat, oldest open writer."""
+    """Liveness and readiness: database, Redis, worker heartbeat, oldest open writer.
+
+    503 only when the database is down; without Redis the site still serves (limits
+    count per process meanwhile), so that is 200 with ``status: degraded``."""
     health = await check_health(state.pool, state.redis)
-    return Response(health, status_code=HTTP_200_OK if health.ok else HTTP_503_SERVICE_UNAVAILABLE)
+    down = health.status == "down"
+    return Response(health, status_code=HTTP_503_SERVICE_UNAVAILABLE if down else HTTP_200_OK)
 
 
 def create_app(
@@ -119,8 +130,11 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         assert settings.database_url and settings.redis_url
         app.state.pool = await create_pool(settings.database_url, size=settings.db_pool_size)
-        app.state.redis = Redis.from_url(settings.redis_url)
-        # Limit counters in Redis: every API process counts against the same limit.
+        app.state.redis = Redis.from_url(
+            settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
+        )
+        # Limit counters in Redis: every API process counts against the same limit (and
+        # on its own while Redis is down: fallback_counter.py).
         limiter.counter = hit_counter(app.state.redis, limits)
         compactor = asyncio.create_task(compact_forever(app.state))
         try:

@@ -1,5 +1,5 @@
 """Dependencies every route may ask for by name: ``pool``, ``reader_id``, ``request_id``,
-``tokens``, ``settings``, ``clock``."""
+``tokens``, ``settings``, ``clock``, ``idempotency``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from services.core.config import Settings
 from services.core.store import Pool
 from services.core.tokens import Tokens
 
+from .idempotency import provide_idempotency
 from .reader_cookie import provide_reader_id
 from .request_telemetry import request_id_of
 
@@ -51,4 +52,5 @@ DEPENDENCIES = {
     "clock": Provide(provide_clock),
     "reader_id": Provide(provide_reader_id),
     "request_id": Provide(provide_request_id),
+    "idempotency": Provide(provide_idempotency),
 }

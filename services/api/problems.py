@@ -13,8 +13,10 @@ import msgspec
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
+from services.core.db import RETRY_AFTER_SECONDS, outage
 from services.core.errors import (
     ComparisonWithdrawnError,
+    IdempotencyKeyReusedError,
     InvalidEmailError,
     InvalidTokenError,
     StreamVersionConflictError,
@@ -71,6 +73,10 @@ _TYPES = (
                 "Votes are per tool within a comparison; pick one of its two tools."),
     ProblemType("invalid-email", 422, "That email address does not look right",
                 "Check the address for typos; it needs a name, an @ and a domain."),
+    ProblemType("idempotency-key-reused", 422, "This Idempotency-Key belongs to another request",
+                "An `Idempotency-Key` names one request: a retry sends the same method, path "
+                "and body with it and gets the first one's effect once. Another request needs "
+                "a key of its own. Nothing was done. Keys are kept for 24 hours."),
     ProblemType("rate-limited", 429, "Too many requests",
                 "Slow down a little: this client sent too many of these requests. "
                 "`Retry-After` says when to try again."),
@@ -80,6 +86,9 @@ _TYPES = (
                 "allow cookies, or try again when `Retry-After` says."),
     ProblemType("internal-error", 500, "Something went wrong on our side",
                 "Nothing you did. It has been logged; please try again shortly."),
+    ProblemType("database-unavailable", 503, "Back in a moment",
+                "Our database is restarting or cannot be reached. What you sent may not have "
+                "been saved; sending it again is safe. `Retry-After` says when to try."),
 )  # fmt: skip
 
 PROBLEMS = {p.slug: p for p in _TYPES}
@@ -151,23 +160,28 @@ _BY_ERROR: dict[type[Exception], str] = {
     ToolNotInComparisonError: "tool-not-in-comparison",
     InvalidEmailError: "invalid-email",
     ComparisonWithdrawnError: "comparison-withdrawn",
+    IdempotencyKeyReusedError: "idempotency-key-reused",
 }
 """Domain errors whose message is the detail readers see."""
+
+_WITHOUT_DETAIL: dict[type[Exception], str] = {
+    StreamVersionConflictError: "conflict",
+    UnknownSubscriberError: "unknown-subscriber",
+}
+"""Domain errors whose message is not for readers."""
 
 
 def explain(exc: Exception) -> Explained:
     """The problem an exception stands for; unexpected exceptions are logged here."""
     if (slug := _BY_ERROR.get(type(exc))) is not None:
         return Explained(PROBLEMS[slug], str(exc), {})
+    if (slug := _WITHOUT_DETAIL.get(type(exc))) is not None:
+        return Explained(PROBLEMS[slug], None, {})
     match exc:
-        case StreamVersionConflictError():
-            return Explained(PROBLEMS["conflict"], None, {})
         case InvalidTokenError(expired=True):
             return Explained(PROBLEMS["link-expired"], str(exc), {})
         case InvalidTokenError():
             return Explained(PROBLEMS["invalid-link"], str(exc), {})
-        case UnknownSubscriberError():
-            return Explained(PROBLEMS["unknown-subscriber"], None, {})
         case NewReaderLimitError():
             return Explained(PROBLEMS["new-reader-limit"], None, _rate_limit_headers(exc))
         case ValidationException():
@@ -184,6 +198,11 @@ def explain(exc: Exception) -> Explained:
                 "about:blank", exc.status_code, HTTPStatus(exc.status_code).phrase, ""
             )
             return Explained(generic, exc.detail, dict(exc.headers or {}))
+    if (down := outage(exc)) is not None:
+        log.warning("answering 503: %s", down)
+        return Explained(
+            PROBLEMS["database-unavailable"], None, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
     log.error("unhandled error", exc_info=exc)
     return Explained(PROBLEMS["internal-error"], None, {})
 

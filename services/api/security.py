@@ -20,6 +20,7 @@ from services.core.config import Settings, secret_key_problem
 
 from .client_address import TrustedProxies, client_address
 from .csrf import RotatingCSRFMiddleware
+from .fallback_counter import FallbackHitCounter
 from .limiter import (
     Hit,
     HitCounter,
@@ -84,8 +85,9 @@ def api_config_problem(settings: Settings) -> str | None:
 
 
 def hit_counter(redis: Redis, limits: Limits) -> HitCounter:
-    """Where the API counts hits: the one place to swap the store."""
-    return RedisHitCounter(redis, limits.namespace)
+    """Where the API counts hits: the one place to swap the store. Redis, and this
+    process's memory while Redis is down (``fallback_counter.py``)."""
+    return FallbackHitCounter(RedisHitCounter(redis, limits.namespace))
 
 
 @dataclass(kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,13 @@ from services.core.digest_control import Control
 from services.core.errors import VerdictsError
 from services.core.mail_render import UNSUBSCRIBE_URL, RenderedMail
 from services.core.store import Pool
+from services.core.subscriptions import find_subscriber
 from services.core.weeks import IsoWeek
 from services.worker.digest_delivery import send_week
 from services.worker.digest_proof import Proof, send_proof
 from services.worker.dispatch import Progress as DispatchProgress
+from services.worker.stopping import stop_on_signals
+from services.worker.unknown_deliveries import Resolution, resolve_unknown
 
 from .runner import console, fail, progress_bar, require_signing_key, smtp_target, with_pool
 
@@ -161,12 +165,16 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
     """Issue the digest of --week and send it now.
 
     Running it again for the same week sends nothing new. Stops with exit code 1 if
-    the SMTP server cannot be reached (what is left waits for the next run)."""
+    the SMTP server cannot be reached (what is left waits for the next run). SIGTERM or
+    Ctrl-C stops it gracefully (exit 0): the messages in flight finish and are
+    recorded, claimed rows go back, and the next run sends the rest; a second signal
+    stops it at once."""
     require_signing_key(settings)  # every digest carries signed unsubscribe links
     target = chosen_week(week)
     smtp_target(settings)  # before issuing: a bad SMTP_URL must not leave an issue unsent
 
     async def issue_and_send(pool: Pool) -> int:
+        stopping = stop_on_signals(_say_stopping)
         result = await digest_issues.issue(pool, settings, target)
         if result.outcome is digest_issues.IssueOutcome.NOTHING_NEW:
             console.print(f"nothing published in {target}: nothing to send")
@@ -175,12 +183,21 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
         console.print(
             f"{target} {verb}: {result.comparisons} comparison(s), {result.recipients} recipient(s)"
         )
-        return await _send_until_done(pool, settings, target, result.recipients)
+        return await _send_until_done(pool, settings, target, result.recipients, stopping)
 
     sys.exit(with_pool(settings, issue_and_send, size=settings.smtp_connections + 2))
 
 
-async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total: int) -> int:
+def _say_stopping(sig: signal.Signals) -> None:
+    console.print(
+        f"[yellow]{sig.name}[/]: finishing the messages in flight, then stopping"
+        " (send it again to stop at once)"
+    )
+
+
+async def _send_until_done(
+    pool: Pool, settings: Settings, week: IsoWeek, total: int, stopping: asyncio.Event
+) -> int:
     sent_now = 0
     with progress_bar(f"sending {week}", total) as update:
 
@@ -196,10 +213,13 @@ async def _send_until_done(pool: Pool, settings: Settings, week: IsoWeek, total:
             def show(p: DispatchProgress, base: int = base) -> None:
                 update(completed=base + p.settled)
 
-            run = await send_week(pool, settings, week, on_progress=show)
+            run = await send_week(pool, settings, week, on_progress=show, stop=stopping)
             sent_now += run.progress.sent
             update(completed=await settled())
             if run.complete:
+                break
+            if stopping.is_set():
+                console.print("stopped: the rest is pending; run the same command to send it")
                 break
             if run.halted:
                 console.print(f"{week} is paused: `verdicts digest resume {week}` goes on")
@@ -266,6 +286,43 @@ def _print_status(week: IsoWeek, s: digest_issues.DigestStatus) -> None:
     console.print(f"issued {s.issued_at:%Y-%m-%d %H:%M} UTC, {done}")
     if s.states.get("unknown"):
         console.print(
-            "[yellow]unknown[/]: the connection broke during or after DATA, or a sender"
-            " died mid-transaction; these may have been delivered and are not re-sent"
+            "[yellow]unknown[/]: sent with no reply from the server, or their sender"
+            " died mid-transaction; they may have been delivered and are never re-sent"
+            f" on their own: `verdicts digest resolve {week} --delivered|--resend`"
+        )
+
+
+@digest_group.command()
+@click.argument("week", type=WeekType(), metavar="YYYY-Www")
+@click.option("--delivered", is_flag=True, help="They arrived: record the deliveries.")
+@click.option("--resend", is_flag=True, help="They did not: send them with the next send.")
+@click.option("--subscriber", metavar="WHO", help="Only this subscriber's (id or address).")
+@click.pass_obj
+def resolve(
+    settings: Settings, week: IsoWeek, delivered: bool, resend: bool, subscriber: str | None
+) -> None:
+    """Settle WEEK's rows left `unknown` once the relay's log tells what became of them.
+
+    --delivered marks them sent and appends DigestDelivered (the ledger counts them);
+    --resend puts them back to pending for the next `verdicts digest send`."""
+    if delivered == resend:
+        fail("say what became of them: --delivered or --resend (one of the two)")
+    resolution: Resolution = "delivered" if delivered else "resend"
+
+    async def settle(pool: Pool) -> list[str]:
+        who = None if subscriber is None else await find_subscriber(pool, subscriber)
+        return await resolve_unknown(pool, settings, week, resolution, subscriber_id=who)
+
+    settled = with_pool(settings, settle)
+    if not settled:
+        console.print(f"{week}: no unknown rows")
+        return
+    for sid in settled:
+        console.print(f"  {sid}")
+    if delivered:
+        console.print(f"{week}: {len(settled)} row(s) marked sent, DigestDelivered appended")
+    else:
+        console.print(
+            f"{week}: {len(settled)} row(s) back to pending:"
+            f" `verdicts digest send --week {week}` sends them"
         )

@@ -34,6 +34,7 @@ from .runner import (
 )
 from .status_command import status_command
 from .subscriber_commands import subscriber_group
+from .worker_command import worker
 
 
 @click.group(cls=OneLineErrors)
@@ -179,3 +180,4 @@ main.add_command(digest_group)
 main.add_command(subscriber_group)
 main.add_command(status_command)
 main.add_command(bounce_group)
+main.add_command(worker)

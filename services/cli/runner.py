@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from services.core import dev_servers
 from services.core.config import Settings, SmtpTarget, secret_key_problem
-from services.core.db import connect, create_pool
+from services.core.db import connect, create_pool, outage
 from services.core.errors import VerdictsError
 from services.core.store import Connection, Pool
 
@@ -63,11 +63,16 @@ def require_signing_key(settings: Settings) -> None:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro``; a domain error becomes a one-line message and exit code 2."""
+    """Run ``coro``; a domain error, or the database being unreachable, becomes a
+    one-line message and exit code 2."""
     try:
         return asyncio.run(coro)
     except VerdictsError as exc:
         fail(str(exc))
+    except Exception as exc:
+        if (down := outage(exc)) is None:
+            raise
+        fail(f"{down}; is DATABASE_URL right and the server up?")
 
 
 def not_set(settings: Settings, name: str) -> str:

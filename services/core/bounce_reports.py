@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from .dsn import DeliveryReport
 from .events import DigestBounced, Unsubscribed
-from .store import Connection, Metadata, Pool
+from .store import Connection, IdempotentRequest, Metadata, Pool
 from .streams import SUBSCRIBER
 from .subscriptions import record_digest_outcome
 from .writes import STORE, run_write
@@ -72,14 +72,21 @@ async def record_reported_bounce(
         )
         if sent is None:
             return BounceResult(Reported.NOT_OURS, week)
-        key = f"dsn-{week}"
+        key = IdempotentRequest.of(
+            f"dsn-{week}",
+            caller=SUBSCRIBER.name(sid),
+            method="DSN",
+            path=week,
+            body=b"",  # whatever the report says: one bounce per (week, subscriber)
+            expires_at=None,
+        )
         result = await record_digest_outcome(
             conn,
             sid,
             bounce,
             expected_version=await STORE.stream_version(conn, SUBSCRIBER.name(sid)),
-            idempotency_key=key,
-            metadata=Metadata(actor=ACTOR, idempotency_key=key),
+            idempotency=key,
+            metadata=Metadata(actor=ACTOR, idempotency_key=key.key),
         )
         if result.replayed:
             return BounceResult(Reported.ALREADY_RECORDED, week, sid)

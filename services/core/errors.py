@@ -11,8 +11,9 @@ class ConfigurationError(VerdictsError):
     """A setting is missing or unusable; the message names its variable."""
 
 
-class DatabaseUnreachableError(VerdictsError):
-    """No connection to ``DATABASE_URL``: refused, not a URL, no such database, ..."""
+class DatabaseUrlError(VerdictsError):
+    """``DATABASE_URL`` leads nowhere usable: not a URL, no such database, credentials
+    refused. Unlike an outage (``db.DatabaseUnavailableError``), waiting will not help."""
 
     def __init__(self, target: str, reason: str) -> None:
         super().__init__(f"cannot connect to the database at {target}: {reason}")
@@ -30,6 +31,20 @@ class StreamVersionConflictError(VerdictsError):
         )
         self.stream_id = stream_id
         self.expected_version = expected_version
+
+
+class IdempotencyKeyReusedError(VerdictsError):
+    """An ``Idempotency-Key`` already used for another request (method, path or body)."""
+
+    def __init__(self, key: str, method: str, path: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for another request ({method} {path}"
+            " with its own body): a retry sends the same method, path and body with it;"
+            " a new request needs a new key"
+        )
+        self.key = key
+        self.method = method
+        self.path = path
 
 
 class UnknownComparisonError(VerdictsError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from typing import Literal
 
 import msgspec
 from redis.asyncio import Redis
@@ -26,7 +27,11 @@ HEARTBEAT_STALE_AFTER = 60.0
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True):
+    """``status``: ``ok``; ``degraded`` (Redis down: the site serves, limits count per
+    process, confirmations wait); ``down`` (the database is unreachable)."""
+
     ok: bool
+    status: Literal["ok", "degraded", "down"]
     database: str
     redis: str
     worker: str
@@ -53,8 +58,14 @@ async def check_health(pool: Pool, redis: Redis) -> Health:
     except Exception as exc:  # reported, not raised: this is the health check
         redis_state = f"down: {exc.__class__.__name__}"
         worker = "unknown"
+    status: Literal["ok", "degraded", "down"] = "ok"
+    if database != "ok":
+        status = "down"
+    elif redis_state != "ok":
+        status = "degraded"
     return Health(
-        ok=database == "ok" and redis_state == "ok",
+        ok=status == "ok",
+        status=status,
         database=database,
         redis=redis_state,
         worker=worker,

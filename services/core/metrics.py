@@ -53,6 +53,11 @@ RATE_LIMIT_REFUSALS = Counter(
     "Requests refused with 429 by a rate limit, by limit.",
     ["limit"],
 )
+RATE_LIMIT_FALLBACK_HITS = Counter(
+    "verdicts_rate_limit_fallback_hits",
+    "Limit hits counted in the API process instead of Redis, because Redis was down"
+    " (limits then hold per process).",
+)
 APPEND_SECONDS = Histogram(
     "verdicts_append_duration_seconds",
     "Append latency. single: append and inline projections, inside the writer's"

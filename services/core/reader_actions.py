@@ -27,10 +27,10 @@ from .group_commit import group_committer
 from .projections.community import tally_subject
 from .projections.counters import counted
 from .reader_state import STATE_COLUMNS, ReaderState, state_from
-from .store import Connection, Metadata, Pool
+from .store import Connection, IdempotentRequest, Metadata, Pool
 from .streams import READER
 from .tallies import NO_VOTES, Tally
-from .writes import append_and_project, retry_on_conflict, run_write
+from .writes import STORE, append_and_project, retry_on_conflict, run_write
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,30 +112,38 @@ Decide = Callable[[Connection], Awaitable[_Decision]]
 
 
 async def _perform(
-    pool: Pool, decide: Decide, *, idempotency_key: str | None, request_id: str | None
+    pool: Pool,
+    decide: Decide,
+    *,
+    idempotency: IdempotentRequest | None,
+    request_id: str | None,
 ) -> _Decision:
     """Decide on a fresh read, append with the next group commit, retry on a conflict.
 
     A request with an idempotency key decides and appends in one transaction of its
-    own instead, so that its key is checked and recorded with the append.
+    own instead, so that its key is checked and recorded with the append (even when
+    the decision appends nothing: the key is spent on this request). A retry of it
+    appends nothing and answers with the state as it stands; the same key with another
+    request raises ``IdempotencyKeyReusedError``.
     """
-    metadata = Metadata(request_id=request_id, idempotency_key=idempotency_key)
-    if idempotency_key is not None:
+    metadata = Metadata(
+        request_id=request_id, idempotency_key=idempotency.key if idempotency else None
+    )
+    if idempotency is not None:
 
         async def decide_and_append(conn: Connection) -> _Decision:
+            replayed = await STORE.replay(conn, idempotency)  # checked before deciding
             decision = await decide(conn)
-            if not decision.events:
-                return decision
-            result = await append_and_project(
+            if replayed is not None:  # a retry: its events were appended before this read
+                return replace(decision, events=[])
+            await append_and_project(
                 conn,
                 READER.name(decision.state.reader_id),
                 decision.events,
                 expected_version=decision.version,
-                idempotency_key=idempotency_key,
+                idempotency=idempotency,
                 metadata=metadata,
             )
-            if result.replayed:  # a retry: its events were appended before this read
-                return replace(decision, events=[])
             return decision.after()
 
         return await run_write(pool, decide_and_append)
@@ -164,7 +172,7 @@ async def cast_vote(
     tool: str,
     verdict: Verdict,
     *,
-    idempotency_key: str | None = None,
+    idempotency: IdempotentRequest | None = None,
     request_id: str | None = None,
 ) -> VoteOutcome:
     """Make ``verdict`` the reader's standing vote on ``tool`` in ``comparison``."""
@@ -175,7 +183,7 @@ async def cast_vote(
             return read
         return replace(read, events=[VoteCast(comparison=comparison, tool=tool, verdict=verdict)])
 
-    done = await _perform(pool, decide, idempotency_key=idempotency_key, request_id=request_id)
+    done = await _perform(pool, decide, idempotency=idempotency, request_id=request_id)
     return VoteOutcome(done.state, done.tally)
 
 
@@ -185,7 +193,7 @@ async def withdraw_vote(
     comparison: str,
     tool: str,
     *,
-    idempotency_key: str | None = None,
+    idempotency: IdempotentRequest | None = None,
     request_id: str | None = None,
 ) -> VoteOutcome:
     """Remove the reader's standing vote on ``tool``; withdrawing no vote is a no-op."""
@@ -196,7 +204,7 @@ async def withdraw_vote(
             return read
         return replace(read, events=[VoteWithdrawn(comparison=comparison, tool=tool)])
 
-    done = await _perform(pool, decide, idempotency_key=idempotency_key, request_id=request_id)
+    done = await _perform(pool, decide, idempotency=idempotency, request_id=request_id)
     return VoteOutcome(done.state, done.tally)
 
 
@@ -206,7 +214,7 @@ async def set_bookmark(
     tool: str,
     bookmarked: bool,
     *,
-    idempotency_key: str | None = None,
+    idempotency: IdempotentRequest | None = None,
     request_id: str | None = None,
 ) -> ReaderState:
     """Bookmark ``tool`` (or remove the bookmark); repeating either is a no-op."""
@@ -224,5 +232,5 @@ async def set_bookmark(
             return replace(read, events=[BookmarkRemoved(tool=tool)])
         return read
 
-    done = await _perform(pool, decide, idempotency_key=idempotency_key, request_id=request_id)
+    done = await _perform(pool, decide, idempotency=idempotency, request_id=request_id)
     return done.state

@@ -14,15 +14,16 @@ readers back, is bounded by ``idle_in_transaction_session_timeout`` (see db.py).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 import msgspec
 
-from .errors import StreamVersionConflictError
+from .errors import IdempotencyKeyReusedError, StreamVersionConflictError
 from .events import CODEC, Event, EventCodec, type_name
 
 if TYPE_CHECKING:
@@ -41,6 +42,44 @@ class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     request_id: str | None = None
     idempotency_key: str | None = None
     actor: str | None = None
+
+
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+"""How long a client's ``Idempotency-Key`` stays bound to its request."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """A request sent with an idempotency key: the key, whose it is, what was asked and
+    until when the key holds. The same key means the same request: the same method,
+    path and body."""
+
+    key: str
+    caller: str
+    """Whose key it is (``reader-<id>``): keys of different callers never meet."""
+    method: str
+    path: str
+    body_sha256: str
+    expires_at: datetime | None
+    """When ``EventStore.expire_keys`` may delete it; ``None``: never."""
+
+    @classmethod
+    def of(
+        cls,
+        key: str,
+        *,
+        caller: str,
+        method: str,
+        path: str,
+        body: bytes,
+        expires_at: datetime | None,
+    ) -> IdempotentRequest:
+        digest = hashlib.sha256(body).hexdigest()
+        return cls(key, caller, method.upper(), path, digest, expires_at)
+
+    @property
+    def stored_key(self) -> str:
+        return f"{self.caller}:{self.key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,36 +183,65 @@ class EventStore:
         events: Sequence[Event],
         *,
         expected_version: int,
-        idempotency_key: str | None = None,
+        idempotency: IdempotentRequest | None = None,
         metadata: Metadata | None = None,
     ) -> AppendResult:
         """Append ``events`` to ``stream_id`` if it is still at ``expected_version``.
 
         Must run inside the caller's transaction. Raises ``StreamVersionConflictError``
-        when another writer got there first (nothing is written). With an
-        ``idempotency_key`` already used on this stream, appends nothing and returns
-        the events the first request wrote, marked ``replayed``.
+        when another writer got there first (nothing is written). With ``idempotency``
+        whose key was used for the same request, appends nothing and returns the events
+        the first one wrote, marked ``replayed``; used for another request, raises
+        ``IdempotencyKeyReusedError``. A new key is recorded with the request, even when
+        ``events`` is empty: the key is spent on this request either way.
         """
-        key = None if idempotency_key is None else f"{stream_id}:{idempotency_key}"
-        if key is not None and (earlier := await self._keyed(conn, key, stream_id)):
-            return AppendResult(earlier, replayed=True)
-        meta = metadata or Metadata(idempotency_key=idempotency_key)
-        recorded = await self._insert(conn, stream_id, events, expected_version, meta)
-        if key is not None:
-            await self._record_key(conn, key, stream_id, recorded, expected_version)
+        if idempotency is not None:
+            earlier = await self.replay(conn, idempotency)
+            if earlier is not None:
+                return earlier
+        meta = metadata or Metadata(idempotency_key=idempotency.key if idempotency else None)
+        recorded = (
+            await self._insert(conn, stream_id, events, expected_version, meta) if events else ()
+        )
+        if idempotency is not None:
+            await self._record_key(conn, idempotency, stream_id, recorded, expected_version)
         return AppendResult(recorded)
 
-    async def _keyed(self, conn: Connection, key: str, stream_id: str) -> tuple[Recorded, ...]:
-        """The events an earlier append with idempotency ``key`` wrote; none if new."""
-        rows = await conn.fetch(
-            f"select {_COLUMNS} from events where stream_id = $2 and position between"
-            " (select first_position from idempotency_keys where key = $1)"
-            " and (select last_position from idempotency_keys where key = $1)"
-            " order by position",
-            key,
-            stream_id,
+    async def replay(self, conn: Connection, request: IdempotentRequest) -> AppendResult | None:
+        """What an earlier request with ``request``'s key appended (``replayed``), or
+        ``None`` if the key is new; ``IdempotencyKeyReusedError`` if that earlier
+        request was another one (method, path or body)."""
+        row = await conn.fetchrow(
+            "select stream_id, method, path, body_sha256, first_position, last_position"
+            " from idempotency_keys where key = $1",
+            request.stored_key,
         )
-        return tuple(self._decode(r) for r in rows)
+        if row is None:
+            return None
+        stream_id, method, path, body_sha256, first, last = row
+        # Keys recorded before requests were (0008_idempotent_requests.sql) replay as then.
+        if method is not None and (method, path, body_sha256) != (
+            request.method,
+            request.path,
+            request.body_sha256,
+        ):
+            raise IdempotencyKeyReusedError(request.key, method, path)
+        if first is None:
+            return AppendResult((), replayed=True)
+        rows = await conn.fetch(
+            f"select {_COLUMNS} from events where stream_id = $1"
+            " and position between $2 and $3 order by position",
+            stream_id,
+            first,
+            last,
+        )
+        return AppendResult(tuple(self._decode(r) for r in rows), replayed=True)
+
+    async def expire_keys(self, conn: Connection, *, now: datetime) -> int:
+        """Delete the idempotency keys that expired by ``now``; returns how many. Each
+        can then name a new request."""
+        deleted = await conn.execute("delete from idempotency_keys where expires_at <= $1", now)
+        return int(deleted.rsplit(" ", 1)[1])
 
     async def _insert(
         self,
@@ -205,21 +273,27 @@ class EventStore:
     async def _record_key(
         self,
         conn: Connection,
-        key: str,
+        request: IdempotentRequest,
         stream_id: str,
         recorded: tuple[Recorded, ...],
         expected_version: int,
     ) -> None:
         inserted = await conn.fetchval(
-            "insert into idempotency_keys (key, stream_id, first_position, last_position)"
-            " values ($1, $2, $3, $4) on conflict (key) do nothing returning 1",
-            key,
+            "insert into idempotency_keys (key, stream_id, first_position, last_position,"
+            " method, path, body_sha256, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " on conflict (key) do nothing returning 1",
+            request.stored_key,
             stream_id,
-            recorded[0].position,
-            recorded[-1].position,
+            recorded[0].position if recorded else None,
+            recorded[-1].position if recorded else None,
+            request.method,
+            request.path,
+            request.body_sha256,
+            request.expires_at,
         )
         if inserted is None:
-            # A concurrent request with the same key committed first.
+            # A concurrent request with the same key committed first: retried, this one
+            # finds it and replays it (or is refused, if it was another request).
             raise StreamVersionConflictError(stream_id, expected_version)
 
     async def append_many(

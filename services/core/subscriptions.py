@@ -26,7 +26,7 @@ from .events import (
     Unsubscribed,
     UnsubscribeReason,
 )
-from .store import AppendResult, Connection, Metadata, Pool
+from .store import AppendResult, Connection, IdempotentRequest, Metadata, Pool
 from .streams import SUBSCRIBER
 from .writes import append_and_project, append_at_current_version, run_write
 
@@ -58,19 +58,23 @@ async def status_of(conn: Connection, subscriber_id: str) -> str | None:
 
 
 async def _append(
-    conn: Connection, subscriber_id: str, event: Event, meta: Metadata | None = None
+    conn: Connection,
+    subscriber_id: str,
+    event: Event,
+    meta: Metadata | None = None,
+    idempotency: IdempotentRequest | None = None,
 ) -> None:
     await append_at_current_version(
-        conn,
-        SUBSCRIBER.name(subscriber_id),
-        [event],
-        metadata=meta,
-        idempotency_key=meta.idempotency_key if meta else None,
+        conn, SUBSCRIBER.name(subscriber_id), [event], metadata=meta, idempotency=idempotency
     )
 
 
 async def request_subscription(
-    pool: Pool, email: str, *, idempotency_key: str | None = None, request_id: str | None = None
+    pool: Pool,
+    email: str,
+    *,
+    idempotency: IdempotentRequest | None = None,
+    request_id: str | None = None,
 ) -> str:
     """Record a subscription request for ``email``; returns the subscriber id.
 
@@ -78,11 +82,11 @@ async def request_subscription(
     which sends confirmation mail from the log, decides what (if anything) to send.
     """
     address = normalise_email(email)
-    meta = Metadata(request_id=request_id, idempotency_key=idempotency_key)
+    meta = Metadata(request_id=request_id, idempotency_key=idempotency.key if idempotency else None)
 
     async def record_request(conn: Connection) -> str:
         sid = await subscriber_id_for(conn, address)
-        await _append(conn, sid, SubscriptionRequested(), meta)
+        await _append(conn, sid, SubscriptionRequested(), meta, idempotency)
         return sid
 
     return await run_write(pool, record_request)
@@ -225,7 +229,7 @@ async def record_digest_outcome(
     outcome: DigestDelivered | DigestBounced,
     *,
     expected_version: int,
-    idempotency_key: str | None = None,
+    idempotency: IdempotentRequest | None = None,
     metadata: Metadata | None = None,
 ) -> AppendResult:
     """Append what became of a digest mail to the subscriber's stream, in the caller's
@@ -243,6 +247,6 @@ async def record_digest_outcome(
         SUBSCRIBER.name(subscriber_id),
         events,
         expected_version=expected_version,
-        idempotency_key=idempotency_key,
+        idempotency=idempotency,
         metadata=metadata,
     )

@@ -20,7 +20,7 @@ from .projections.catalog import CATALOG
 from .projections.community import COMMUNITY
 from .projections.deliveries import DELIVERIES
 from .projections.subscribers import SUBSCRIBERS
-from .store import AppendResult, Connection, EventStore, Metadata, Pool
+from .store import AppendResult, Connection, EventStore, IdempotentRequest, Metadata, Pool
 
 INLINE_PROJECTIONS: tuple[Projection[Any], ...] = (CATALOG, COMMUNITY, SUBSCRIBERS, DELIVERIES)
 """Projections updated in the append transaction: a request reads its own writes."""
@@ -51,7 +51,7 @@ async def append_and_project(
     events: Sequence[Event],
     *,
     expected_version: int,
-    idempotency_key: str | None = None,
+    idempotency: IdempotentRequest | None = None,
     metadata: Metadata | None = None,
 ) -> AppendResult:
     """Append and update the inline projections, inside the caller's transaction."""
@@ -61,10 +61,10 @@ async def append_and_project(
             stream_id,
             events,
             expected_version=expected_version,
-            idempotency_key=idempotency_key,
+            idempotency=idempotency,
             metadata=metadata,
         )
-        if not result.replayed:
+        if result.recorded and not result.replayed:
             for projection in INLINE_PROJECTIONS:
                 await project(conn, projection, LIVE_TABLES, result.recorded)
             metrics.events_appended(rec.type for rec in result.recorded)
@@ -76,7 +76,7 @@ async def append_at_current_version(
     stream_id: str,
     events: Sequence[Event],
     *,
-    idempotency_key: str | None = None,
+    idempotency: IdempotentRequest | None = None,
     metadata: Metadata | None = None,
 ) -> AppendResult:
     """``append_and_project`` after whatever the stream holds now: for writers that
@@ -86,7 +86,7 @@ async def append_at_current_version(
         stream_id,
         events,
         expected_version=await STORE.stream_version(conn, stream_id),
-        idempotency_key=idempotency_key,
+        idempotency=idempotency,
         metadata=metadata,
     )
 

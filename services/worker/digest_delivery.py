@@ -12,6 +12,7 @@ repeated bounces lead to is the subscriber rules' (``subscriptions.record_digest
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -150,15 +151,17 @@ async def send_week(
     budget: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     clock: Clock = system_clock,
+    stop: asyncio.Event | None = None,
 ) -> WeekRun:
     """One pass: reap expired leases, send what is due for ``week``, complete it if
-    nothing is left. Safe to run from several processes at once."""
+    nothing is left. Safe to run from several processes at once. ``stop`` ends the pass
+    between messages (``Dispatcher.stop``)."""
     async with pool.acquire() as conn:
         reaped = await RECIPIENTS.reap(conn)
         mails = await DigestMails.load(conn, settings, week, clock=clock)
     if mails is None:
         return WeekRun(week, Progress(), reaped.unknown, complete=False)
-    dispatcher = Dispatcher(pool, settings, mails, on_progress=on_progress, clock=clock)
+    dispatcher = Dispatcher(pool, settings, mails, on_progress=on_progress, clock=clock, stop=stop)
     progress = await dispatcher.run(budget=budget)
     complete = await digest_issues.complete_if_done(pool, week)
     async with pool.acquire() as conn:

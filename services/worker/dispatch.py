@@ -9,8 +9,9 @@ connection. No database transaction is open while SMTP runs.
 The ``unknown`` window is one message per lane: from the commit that marks a row
 ``sending`` to the commit that records its outcome, i.e. one SMTP transaction plus one
 short database transaction (a few milliseconds against a local server; at most the
-SMTP timeout). Only a crash, a kill or a connection lost inside it leaves a row
-``unknown``.
+SMTP timeout). Only a crash, a kill, or a connection lost after the message and its
+final dot were sent (``smtp.py``: the stages) leaves a row ``unknown``; ``verdicts
+digest resolve`` settles it.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class Dispatcher:
     on_progress: Callable[[Progress], None] | None = None
     clock: Clock = system_clock
     """Dates each message (its ``Date`` header)."""
+    stop: asyncio.Event | None = None
+    """Set (by SIGTERM, say): each lane finishes its message in flight, records its
+    outcome, gives its other claimed rows back and ends."""
 
     def __post_init__(self) -> None:
         self.sender = parseaddr(self.settings.mail_from)[1]
@@ -118,7 +122,8 @@ class Dispatcher:
 
     def _more(self, deadline: float | None) -> bool:
         in_time = deadline is None or time.monotonic() < deadline
-        return in_time and self.progress.smtp_down is None
+        stopped = self.stop is not None and self.stop.is_set()
+        return in_time and not stopped and self.progress.smtp_down is None
 
     async def _lane(self, link: SmtpLink, deadline: float | None) -> None:
         s = self.settings

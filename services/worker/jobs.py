@@ -19,6 +19,7 @@ from services.core.logs import bind
 from services.core.metrics import WORKER_HEARTBEAT
 from services.core.projections.counters import compact
 from services.core.weeks import IsoWeek
+from services.core.writes import STORE
 
 from .confirmations import CONFIRMATIONS, ConfirmationMails, ingest
 from .digest_delivery import send_week
@@ -28,6 +29,8 @@ from .schedule import Schedule
 log = logging.getLogger(__name__)
 
 Ctx = dict[str, Any]
+"""arq's job context; ``stopping`` (an ``asyncio.Event``, set by ``verdicts worker`` on
+SIGTERM/SIGINT) ends a send between messages."""
 
 CONFIRMATION_BUDGET = 10.0
 """Seconds a confirmation run may send for; it runs every 2 s."""
@@ -62,6 +65,15 @@ async def compact_counters(ctx: Ctx) -> int:
     return folded
 
 
+async def expire_idempotency_keys(ctx: Ctx) -> int:
+    """Delete the ``Idempotency-Key``s that expired (a day after their request) by the
+    worker's clock; each can then name a new request."""
+    clock: Clock = ctx["clock"]
+    async with ctx["pool"].acquire() as conn:
+        expired: int = await STORE.expire_keys(conn, now=clock())
+        return expired
+
+
 async def send_confirmations(ctx: Ctx) -> dict[str, int]:
     """File new subscription requests from the log and send due confirmation mails."""
     pool, settings = ctx["pool"], ctx["settings"]
@@ -73,7 +85,7 @@ async def send_confirmations(ctx: Ctx) -> dict[str, int]:
         hourly_limit=settings.confirm_hourly_limit,
     )
     mails: ConfirmationMails = ctx["confirmation_mails"]
-    dispatcher = Dispatcher(pool, settings, mails, clock=ctx["clock"])
+    dispatcher = Dispatcher(pool, settings, mails, clock=ctx["clock"], stop=ctx.get("stopping"))
     progress = await dispatcher.run(budget=CONFIRMATION_BUDGET)
     counts = {
         "filed": filed,
@@ -99,7 +111,9 @@ async def issue_weekly_digest(ctx: Ctx, week: str | None = None) -> str:
     summary = f"{target}: {result.outcome.value}, {result.recipients} recipient(s)"
     if result.outcome is digest_issues.IssueOutcome.NOTHING_NEW:
         return summary
-    run = await send_week(pool, settings, target, budget=DIGEST_BUDGET, clock=clock)
+    run = await send_week(
+        pool, settings, target, budget=DIGEST_BUDGET, clock=clock, stop=ctx.get("stopping")
+    )
     log.info(
         "digest issued",
         extra={
@@ -125,12 +139,13 @@ async def deliver_digests(ctx: Ctx) -> dict[str, int]:
     async with pool.acquire() as conn:
         weeks = await digest_issues.open_weeks(conn)
     deadline = time.monotonic() + DIGEST_BUDGET
+    stop = ctx.get("stopping")
     sent = unknown = 0
     for week in weeks:
         left = deadline - time.monotonic()
-        if left <= 0:
+        if left <= 0 or (stop is not None and stop.is_set()):
             break
-        run = await send_week(pool, settings, week, budget=left, clock=clock)
+        run = await send_week(pool, settings, week, budget=left, clock=clock, stop=stop)
         sent += run.progress.sent
         unknown += run.progress.unknown + run.reaped_unknown
     _done("digest delivery", {"sent": sent, "unknown": unknown})
@@ -149,5 +164,5 @@ async def purge_unconfirmed(ctx: Ctx) -> int:
     return purged
 
 
-FUNCTIONS = (issue_weekly_digest, deliver_digests, send_confirmations)
+FUNCTIONS = (issue_weekly_digest, deliver_digests, send_confirmations, expire_idempotency_keys)
 """The jobs that can be enqueued (the cron jobs are in ``settings``)."""

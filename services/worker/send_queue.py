@@ -192,6 +192,16 @@ class SendQueue:
             delay,
         )
 
+    async def requeue(self, conn: Connection, row_ids: Sequence[int], *, detail: str) -> None:
+        """Back to ``pending``, due now: rows an operator wants sent again."""
+        await conn.execute(
+            f"update {self.table} set state = 'pending', next_attempt_at = now(),"
+            " lease_owner = null, lease_until = null, detail = $2, updated_at = now()"
+            " where id = any($1::bigint[])",
+            list(row_ids),
+            detail,
+        )
+
     async def reap(self, conn: Connection) -> Reaped:
         """Expired leases: ``claimed`` rows go back to ``pending``; ``sending`` rows
         become ``unknown`` (their SMTP transaction may have completed)."""

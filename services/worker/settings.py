@@ -1,4 +1,6 @@
-"""arq worker settings: ``arq services.worker.settings.WorkerSettings`` starts it.
+"""arq worker settings. ``verdicts worker`` runs the worker (``supervisor.py``: it
+outlives Redis outages and stops sends between messages on SIGTERM);
+``arq services.worker.settings.WorkerSettings`` runs it bare (it exits with Redis).
 
 Delivery semantics (arq's, said loudly): jobs run **at least once**, cron jobs at most
 once per fire (``max_tries=1``). Every job here is small, bounded and idempotent;
@@ -7,7 +9,8 @@ services.worker.settings.WorkerSettings`` exits 0 while a worker is healthy.
 
 Shutdown: on SIGTERM/SIGINT the worker stops taking jobs and lets running ones finish
 for ``job_completion_wait`` seconds (longer than any send budget) before cancelling; a
-cancelled send gives its unsent batch back, and the reaper settles the rest.
+cancelled send gives its unsent batch back, and the reaper settles the rest. Under
+``verdicts worker`` sends end sooner: after their message in flight.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .jobs import (
     bind_job,
     compact_counters,
     deliver_digests,
+    expire_idempotency_keys,
     heartbeat,
     issue_weekly_digest,
     purge_unconfirmed,
@@ -52,17 +56,20 @@ except InvalidScheduleError as exc:
 
 
 async def startup(ctx: Ctx) -> None:
-    settings = load_settings()
-    configure_logging(settings.log_format, settings.log_level)
-    if not settings.database_url:
-        exit_misconfigured("DATABASE_URL is not set: the worker's work is in PostgreSQL")
-    _ = settings.smtp  # SMTP_URL unset or unusable: ConfigurationError, before any job runs
-    serve_metrics(settings)
-    ctx["settings"] = settings
-    ctx["schedule"] = _schedule
-    ctx["clock"] = system_clock
-    ctx["pool"] = await create_pool(settings.database_url, size=settings.smtp_connections + 4)
-    ctx["confirmation_mails"] = ConfirmationMails(settings, clock=system_clock)
+    """Open what the jobs use (once: ``verdicts worker`` starts a new arq worker with the
+    same context after a Redis outage), then beat."""
+    if "pool" not in ctx:
+        settings = load_settings()
+        configure_logging(settings.log_format, settings.log_level)
+        if not settings.database_url:
+            exit_misconfigured("DATABASE_URL is not set: the worker's work is in PostgreSQL")
+        _ = settings.smtp  # SMTP_URL unset or unusable: ConfigurationError, before any job
+        serve_metrics(settings)
+        ctx["settings"] = settings
+        ctx["schedule"] = _schedule
+        ctx["clock"] = system_clock
+        ctx["pool"] = await create_pool(settings.database_url, size=settings.smtp_connections + 4)
+        ctx["confirmation_mails"] = ConfirmationMails(settings, clock=system_clock)
     await heartbeat(ctx)
 
 
@@ -80,14 +87,16 @@ class WorkerSettings:
         cron(compact_counters, second={5, 35}, timeout=60),
         cron(send_confirmations, second=set(range(0, 60, 2)), timeout=60),
         cron(deliver_digests, second={1, 11, 21, 31, 41, 51}, timeout=60),
+        cron(expire_idempotency_keys, minute=set(range(0, 60, 10)), second=25, timeout=60),
         cron(issue_weekly_digest, **_schedule.arq_options(), timeout=120, max_tries=1),
         cron(purge_unconfirmed, minute={23}, timeout=120),
     ]
     on_startup = startup
     on_shutdown = shutdown
     on_job_start = bind_job
-    # Redis unreachable at start (or for `arq --check`): one line and exit 2 at once,
-    # not arq's five retries with a warning line each; a supervisor starts it again.
+    # Redis unreachable: arq asks once, not five times with a warning line each. `arq
+    # --check` answers at once in one line (exit 2); `verdicts worker` (supervisor.py)
+    # waits and tries again every second by itself.
     redis_settings = dataclasses.replace(
         RedisSettings.from_dsn(_settings.redis_url or "redis://127.0.0.1:6379/0"), conn_retries=0
     )

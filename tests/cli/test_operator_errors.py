@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -60,25 +61,34 @@ def refused_url() -> str:
     return f"postgresql://verdicts:s3cret@127.0.0.1:{free_port()}/verdicts"
 
 
+def as_user(dsn: str, user: str, password: str) -> str:
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+
+
 @pytest.mark.parametrize(
-    ("make_url", "needle"),
+    ("make_url", "needles"),
     [
-        (lambda admin: refused_url(), "Connect call failed"),
-        (lambda admin: "not a url", "not a PostgreSQL URL"),
-        (lambda admin: with_database(admin, "no_such_database"), "does not exist"),
+        (lambda admin: refused_url(), ("the database is unavailable", "Connect call failed")),
+        (lambda admin: "not a url", ("cannot connect to the database", "not a PostgreSQL URL")),
+        (
+            lambda admin: with_database(admin, "no_such_database"),
+            ("cannot connect to the database", "does not exist: create it first"),
+        ),
+        (
+            lambda admin: as_user(admin, "nobody", "s3cret"),
+            ("cannot connect to the database", 'role "nobody" does not exist'),
+        ),
     ],
-    ids=["refused", "not-a-url", "missing-database"],
+    ids=["refused", "not-a-url", "missing-database", "unknown-role"],
 )
 def test_a_bad_database_url(
-    pg_admin_dsn: str, tmp_path: Path, make_url: Callable[[str], str], needle: str
+    pg_admin_dsn: str, tmp_path: Path, make_url: Callable[[str], str], needles: tuple[str, ...]
 ) -> None:
     url = make_url(pg_admin_dsn)
     for command in (["verify"], ["migrate"], ["digest", "status", "--week", WEEK]):
-        line = one_line_error(
-            run([*VERDICTS, *command], tmp_path, DATABASE_URL=url),
-            "cannot connect to the database",
-            needle,
-        )
+        line = one_line_error(run([*VERDICTS, *command], tmp_path, DATABASE_URL=url), *needles)
         assert "s3cret" not in line, "the password stays out of the message"
 
 

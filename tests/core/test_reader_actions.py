@@ -22,7 +22,7 @@ from services.core.errors import (
 from services.core.events import ComparisonWithdrawn, Verdict
 from services.core.projections.community import tally_subject
 from services.core.reader_state import ReaderState, reader_state
-from services.core.store import Pool
+from services.core.store import IDEMPOTENCY_KEY_LIFETIME, IdempotentRequest, Pool
 from services.core.streams import COMPARISON
 from services.core.tallies import Tally
 from services.core.writes import append_at_current_version
@@ -78,11 +78,25 @@ async def test_repeating_a_vote_or_withdrawal_appends_nothing(catalog: Pool) -> 
     assert await tally(catalog, A) == (1, 0)
 
 
+def keyed(reader: str, action: str, tool: str, key: str | None = None) -> IdempotentRequest:
+    """The request an API call for ``action`` sends, with an ``Idempotency-Key``."""
+    verdict = VERDICTS.get(action)
+    return IdempotentRequest.of(
+        key or str(uuid.uuid4()),
+        caller=f"reader-{reader}",
+        method="DELETE" if action in ("withdraw", "unbookmark") else "PUT",
+        path=f"/api/v1/comparisons/{CMP}/votes/{tool}" if verdict else f"/api/v1/bookmarks/{tool}",
+        body=b'{"verdict":"%s"}' % verdict.encode() if verdict else b"",
+        expires_at=NOW + IDEMPOTENCY_KEY_LIFETIME,
+    )
+
+
 async def test_idempotency_key_makes_a_retry_harmless(catalog: Pool) -> None:
     r = new_reader()
-    await reader_actions.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
+    ship = keyed(r, "ship", A, "k1")
+    await reader_actions.cast_vote(catalog, r, CMP, A, "ship", idempotency=ship)
     await reader_actions.cast_vote(catalog, r, CMP, A, "skip")
-    retried = await reader_actions.cast_vote(catalog, r, CMP, A, "ship", idempotency_key="k1")
+    retried = await reader_actions.cast_vote(catalog, r, CMP, A, "ship", idempotency=ship)
     assert retried.state.vote(CMP, A) == "skip", "the retried request must not re-cast its vote"
     assert await tally(catalog, A) == (0, 1) == (retried.tally.ship, retried.tally.skip)
 
@@ -187,23 +201,23 @@ async def test_the_returned_state_is_what_the_projection_holds(
     tally a vote answers with; the comparison page's tallies (from the day history)
     equal the counters."""
     people = [new_reader() for _ in range(3)]
-    for who, action, tool, keyed in actions:
+    for who, action, tool, with_key in actions:
         r = people[who]
-        key = str(uuid.uuid4()) if keyed else None
+        key = keyed(r, action, tool) if with_key else None
         answered: Tally | None = None
         state: ReaderState
         if action in VERDICTS:
             verdict = VERDICTS[action]
             outcome = await reader_actions.cast_vote(
-                catalog, r, CMP, tool, verdict, idempotency_key=key
+                catalog, r, CMP, tool, verdict, idempotency=key
             )
             state, answered = outcome.state, outcome.tally
         elif action == "withdraw":
-            outcome = await reader_actions.withdraw_vote(catalog, r, CMP, tool, idempotency_key=key)
+            outcome = await reader_actions.withdraw_vote(catalog, r, CMP, tool, idempotency=key)
             state, answered = outcome.state, outcome.tally
         else:
             state = await reader_actions.set_bookmark(
-                catalog, r, tool, action == "bookmark", idempotency_key=key
+                catalog, r, tool, action == "bookmark", idempotency=key
             )
         async with catalog.acquire() as conn:
             assert state == await reader_state(conn, r)

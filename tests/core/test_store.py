@@ -4,15 +4,24 @@ upcasting, and a gap-safe tail."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 import asyncpg
 import msgspec
 import pytest
 
-from services.core.errors import StreamVersionConflictError
+from services.core.errors import IdempotencyKeyReusedError, StreamVersionConflictError
 from services.core.events import CODEC, BookmarkAdded, Event, EventCodec, VoteCast
-from services.core.store import Cursor, EventStore, Pool
+from services.core.store import (
+    IDEMPOTENCY_KEY_LIFETIME,
+    AppendResult,
+    Cursor,
+    EventStore,
+    IdempotentRequest,
+    Pool,
+)
+from tests.conftest import NOW
 
 STORE = EventStore()
 
@@ -53,20 +62,66 @@ async def test_concurrent_appends_at_one_version_exactly_one_wins(pool: Pool) ->
     assert await pool.fetchval("select count(*) from events where stream_id = 'race'") == 1
 
 
+DAY = IDEMPOTENCY_KEY_LIFETIME
+
+
+def bookmark_request(
+    key: str, tool: str = "a", *, expires_at: datetime | None = NOW + DAY
+) -> IdempotentRequest:
+    return IdempotentRequest.of(
+        key, caller="reader-k", method="PUT", path=f"/api/v1/bookmarks/{tool}", body=b"",
+        expires_at=expires_at,
+    )  # fmt: skip
+
+
+async def append_keyed(pool: Pool, tool: str, request: IdempotentRequest) -> AppendResult:
+    async with pool.acquire() as conn, conn.transaction():
+        version = await STORE.stream_version(conn, "reader-k")
+        return await STORE.append(
+            conn, "reader-k", [BookmarkAdded(tool=tool)], expected_version=version,
+            idempotency=request,
+        )  # fmt: skip
+
+
 async def test_same_idempotency_key_appends_once(pool: Pool) -> None:
     for _ in range(3):
-        async with pool.acquire() as conn, conn.transaction():
-            version = await STORE.stream_version(conn, "reader-k")
-            result = await STORE.append(
-                conn,
-                "reader-k",
-                [BookmarkAdded(tool="a")],
-                expected_version=version,
-                idempotency_key="key-1",
-            )
+        result = await append_keyed(pool, "a", bookmark_request("key-1"))
     assert result.replayed
     assert result.recorded[0].event == BookmarkAdded(tool="a")
     assert await pool.fetchval("select count(*) from events") == 1
+
+
+async def test_an_idempotency_key_names_one_request(pool: Pool) -> None:
+    await append_keyed(pool, "a", bookmark_request("key-1"))
+    other_path = bookmark_request("key-1", tool="b")
+    other_body = IdempotentRequest.of(
+        "key-1", caller="reader-k", method="PUT", path="/api/v1/bookmarks/a", body=b"{}",
+        expires_at=NOW + DAY,
+    )  # fmt: skip
+    for request in (other_path, other_body):
+        with pytest.raises(IdempotencyKeyReusedError, match="PUT /api/v1/bookmarks/a"):
+            await append_keyed(pool, "b", request)
+    assert await pool.fetchval("select count(*) from events") == 1
+    # Another caller's key of the same name is another key.
+    other_caller = IdempotentRequest.of(
+        "key-1", caller="reader-z", method="PUT", path="/api/v1/bookmarks/b", body=b"",
+        expires_at=NOW + DAY,
+    )  # fmt: skip
+    assert not (await append_keyed(pool, "b", other_caller)).replayed
+
+
+async def test_expired_keys_are_deleted_and_can_name_a_new_request(pool: Pool) -> None:
+    second = timedelta(seconds=1)
+    await append_keyed(pool, "a", bookmark_request("old", expires_at=NOW - second))
+    await append_keyed(pool, "b", bookmark_request("young", expires_at=NOW + second))
+    await append_keyed(pool, "c", bookmark_request("forever", expires_at=None))
+    async with pool.acquire() as conn:
+        assert await STORE.expire_keys(conn, now=NOW) == 1
+        assert await STORE.expire_keys(conn, now=NOW + 1000 * DAY) == 1  # never: "forever"
+    again = await append_keyed(pool, "d", bookmark_request("old", tool="d"))
+    assert not again.replayed and again.recorded[0].event == BookmarkAdded(tool="d")
+    with pytest.raises(IdempotencyKeyReusedError):
+        await append_keyed(pool, "e", bookmark_request("forever", tool="e"))
 
 
 @pytest.mark.parametrize(

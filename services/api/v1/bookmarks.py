@@ -7,11 +7,11 @@ from litestar.di import NamedDependency
 
 from services.core import read_models, reader_actions
 from services.core.reader_state import ReaderState
-from services.core.store import Pool
+from services.core.store import IdempotentRequest, Pool
 
 from ..problems import problem_responses
 from ..security import BOOKMARKS, RATE_LIMIT
-from .schemas import BookmarkList, IdempotencyKey, SlugPath
+from .schemas import BookmarkList, SlugPath
 
 
 async def _bookmarks(pool: Pool, state: ReaderState) -> BookmarkList:
@@ -35,7 +35,7 @@ class BookmarksController(Controller):
     @put(
         "/{tool:str}",
         opt={RATE_LIMIT: BOOKMARKS},
-        responses=problem_responses(400, 403, 404, 409, 429),
+        responses=problem_responses(400, 403, 404, 409, 422, 429),
     )
     async def add_bookmark(
         self,
@@ -43,11 +43,11 @@ class BookmarksController(Controller):
         reader_id: NamedDependency[str],
         request_id: NamedDependency[str],
         tool: SlugPath,
-        idempotency_key: IdempotencyKey = None,
+        idempotency: NamedDependency[IdempotentRequest | None],
     ) -> BookmarkList:
         """Bookmark a tool; bookmarking it again changes nothing."""
         state = await reader_actions.set_bookmark(
-            pool, reader_id, tool, True, idempotency_key=idempotency_key, request_id=request_id
+            pool, reader_id, tool, True, idempotency=idempotency, request_id=request_id
         )
         return await _bookmarks(pool, state)
 
@@ -55,7 +55,7 @@ class BookmarksController(Controller):
         "/{tool:str}",
         status_code=200,
         opt={RATE_LIMIT: BOOKMARKS},
-        responses=problem_responses(400, 403, 404, 409, 429),
+        responses=problem_responses(400, 403, 404, 409, 422, 429),
     )
     async def remove_bookmark(
         self,
@@ -63,10 +63,10 @@ class BookmarksController(Controller):
         reader_id: NamedDependency[str],
         request_id: NamedDependency[str],
         tool: SlugPath,
-        idempotency_key: IdempotencyKey = None,
+        idempotency: NamedDependency[IdempotentRequest | None],
     ) -> BookmarkList:
         """Remove a bookmark; removing one that is not there changes nothing."""
         state = await reader_actions.set_bookmark(
-            pool, reader_id, tool, False, idempotency_key=idempotency_key, request_id=request_id
+            pool, reader_id, tool, False, idempotency=idempotency, request_id=request_id
         )
         return await _bookmarks(pool, state)

@@ -14,7 +14,7 @@ from services.core import read_models, reader_actions, tallies
 from services.core.clock import Clock
 from services.core.reader_actions import VoteOutcome
 from services.core.reader_state import reader_state
-from services.core.store import Pool
+from services.core.store import IdempotentRequest, Pool
 from services.core.tallies import NO_VOTES
 
 from ..problems import problem_responses
@@ -22,7 +22,6 @@ from ..security import RATE_LIMIT, VOTES
 from .schemas import (
     ComparisonDetail,
     ComparisonList,
-    IdempotencyKey,
     ReaderStanding,
     SlugPath,
     TallyReport,
@@ -107,7 +106,7 @@ class ComparisonsController(Controller):
         slug: SlugPath,
         tool: SlugPath,
         data: JSONBody[VoteRequest],
-        idempotency_key: IdempotencyKey = None,
+        idempotency: NamedDependency[IdempotentRequest | None],
     ) -> VoteResult:
         """Make ``verdict`` the caller's standing vote on the tool (voting again changes it)."""
         outcome = await reader_actions.cast_vote(
@@ -116,7 +115,7 @@ class ComparisonsController(Controller):
             slug,
             tool,
             data.verdict,
-            idempotency_key=idempotency_key,
+            idempotency=idempotency,
             request_id=request_id,
         )
         return _vote_result(outcome, slug, tool)
@@ -134,7 +133,7 @@ class ComparisonsController(Controller):
         request_id: NamedDependency[str],
         slug: SlugPath,
         tool: SlugPath,
-        idempotency_key: IdempotencyKey = None,
+        idempotency: NamedDependency[IdempotentRequest | None],
     ) -> VoteResult:
         """Withdraw the caller's vote on the tool; withdrawing no vote changes nothing."""
         outcome = await reader_actions.withdraw_vote(
@@ -142,7 +141,7 @@ class ComparisonsController(Controller):
             reader_id,
             slug,
             tool,
-            idempotency_key=idempotency_key,
+            idempotency=idempotency,
             request_id=request_id,
         )
         return _vote_result(outcome, slug, tool)

@@ -7,11 +7,11 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from services.core import subscriptions
-from services.core.store import Pool
+from services.core.store import IdempotentRequest, Pool
 
 from ..problems import problem_responses
 from ..security import RATE_LIMIT, SUBSCRIPTIONS
-from .schemas import IdempotencyKey, SubscriptionAccepted, SubscriptionRequest
+from .schemas import SubscriptionAccepted, SubscriptionRequest
 
 ACCEPTED = SubscriptionAccepted(
     status="check-your-inbox",
@@ -35,11 +35,11 @@ class SubscriptionsController(Controller):
         pool: NamedDependency[Pool],
         request_id: NamedDependency[str],
         data: JSONBody[SubscriptionRequest],
-        idempotency_key: IdempotencyKey = None,
+        idempotency: NamedDependency[IdempotentRequest | None],
     ) -> SubscriptionAccepted:
         """Record the request; the worker mails a confirmation link. Same answer for every
         address, subscribed or not."""
         await subscriptions.request_subscription(
-            pool, data.email, idempotency_key=idempotency_key, request_id=request_id
+            pool, data.email, idempotency=idempotency, request_id=request_id
         )
         return ACCEPTED
