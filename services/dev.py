@@ -4,6 +4,10 @@ Unset ``DATABASE_URL`` starts an embedded PostgreSQL 18 whose data stays in
 ``.verdicts/pgdata``; unset ``REDIS_URL`` an embedded Redis; unset ``SMTP_URL`` a local
 SMTP sink that files every mail in the Maildir ``.verdicts/mail``. Then migrations,
 the demo catalog, the API and the worker. Ctrl-C stops all of it.
+
+While it runs, the servers' URLs are published in ``.verdicts/env`` (``dev_servers``), so
+``verdicts verify`` or ``verdicts digest send`` in another shell in the same folder act on
+this system; the file is deleted when it stops.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 import asyncpg
 from rich.console import Console
 
+from services.core import dev_servers
 from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.config import Settings
 from services.core.db import create_pool
@@ -74,6 +79,7 @@ def run_dev(settings: Settings) -> int:
     with contextlib.ExitStack() as stack:
         servers = _start_servers(settings, stack)
         console.print(asyncio.run(_prepare(servers.database_url)))
+        stack.callback(_publish(settings, servers).withdraw)
         children = _start_services(settings, servers)
         try:
             return _supervise(settings, servers, children)
@@ -98,18 +104,33 @@ def _start_servers(settings: Settings, stack: contextlib.ExitStack) -> Servers:
     return Servers(dsn, redis_url, smtp_url)
 
 
+def _published(settings: Settings, servers: Servers) -> dict[str, str]:
+    """What the API, the worker and the commands beside ``verdicts dev`` need to know; all
+    of them in development mode, the one mode in which the built-in key may sign."""
+    return {
+        "VERDICTS_DEVELOPMENT": "1",
+        "DATABASE_URL": servers.database_url,
+        "REDIS_URL": servers.redis_url,
+        "SMTP_URL": servers.smtp_url,
+        "SECRET_KEY": settings.secret_key,
+        "PUBLIC_URL": settings.public_url,
+    }
+
+
+def _publish(settings: Settings, servers: Servers) -> dev_servers.Publication:
+    path = dev_servers.env_file(settings.data_dir)
+    publication = dev_servers.publish(path, _published(settings, servers))
+    console.print(
+        f"[green]published[/] {path}: `verdicts` commands run in this folder use these"
+        " servers until dev stops"
+    )
+    return publication
+
+
 def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Popen[bytes]]:
     """The API (uvicorn) and the arq worker, as child processes; in development mode, the
     one mode in which they may sign with the built-in key."""
-    env = dict(os.environ)
-    env.update(
-        VERDICTS_DEVELOPMENT="1",
-        DATABASE_URL=servers.database_url,
-        REDIS_URL=servers.redis_url,
-        SMTP_URL=servers.smtp_url,
-        SECRET_KEY=settings.secret_key,
-        PUBLIC_URL=settings.public_url,
-    )
+    env = {**os.environ, **_published(settings, servers)}
     env.setdefault("LOG_FORMAT", "console")  # JSON lines are for log collectors, not a terminal
     api = subprocess.Popen(
         [
@@ -148,7 +169,9 @@ def _supervise(
 ) -> int:
     """Wait for Ctrl-C (exit 0) or for a child to die (exit 1)."""
     try:
-        wait_for_port(settings.port, timeout=30)
+        if not _serving(settings.port, children):
+            console.print("[red]a process exited before the site was up; stopping the rest[/]")
+            return 1
         console.print(
             f"\n[bold]verdicts is running[/]\n"
             f"  site     {settings.public_url}/\n"
@@ -165,6 +188,16 @@ def _supervise(
     except KeyboardInterrupt:
         console.print("\nstopping…")
         return 0
+
+
+def _serving(port: int, children: list[subprocess.Popen[bytes]]) -> bool:
+    """Wait until the API answers on ``port`` (True) or a child exits first (False);
+    no deadline: a slow machine is not an error, and Ctrl-C still stops it."""
+    while all(c.poll() is None for c in children):
+        with contextlib.suppress(TimeoutError):
+            wait_for_port(port, timeout=1)
+            return True
+    return False
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:

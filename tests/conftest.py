@@ -74,6 +74,23 @@ async def template_db(pg_admin_dsn: str) -> str:
 
 
 @pytest.fixture
+async def empty_dsn(pg_admin_dsn: str) -> AsyncIterator[str]:
+    """A fresh database with nothing in it, not even the migrations."""
+    name = f"verdicts_empty_{os.getpid()}_{next(_counter)}"
+    admin = await asyncpg.connect(pg_admin_dsn)
+    try:
+        await admin.execute(f"create database {name}")
+    finally:
+        await admin.close()
+    yield with_database(pg_admin_dsn, name)
+    admin = await asyncpg.connect(pg_admin_dsn)
+    try:
+        await admin.execute(f"drop database if exists {name} with (force)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
 async def dsn(pg_admin_dsn: str, template_db: str) -> AsyncIterator[str]:
     """A fresh, migrated, empty database for one test."""
     name = f"verdicts_t{os.getpid()}_{next(_counter)}"

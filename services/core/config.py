@@ -1,4 +1,5 @@
-"""Settings from the environment (a `.env` file in the working directory is read too)."""
+"""Settings from the environment: the process's first, then a `.env` file in the working
+directory, then what a running `verdicts dev` published in this folder (``dev_servers``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import msgspec
 from dotenv import load_dotenv
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from . import dev_servers
+from .errors import ConfigurationError
+
 DEV_SECRET = "dev-only-secret-change-me"
 """The built-in key: only ``verdicts dev`` (``VERDICTS_DEVELOPMENT=1``) may sign with it."""
 MIN_SECRET_BYTES = 32
@@ -35,19 +38,23 @@ class SmtpTarget(msgspec.Struct, frozen=True, kw_only=True):
         parts = urlsplit(url)
         schemes = {"smtp": (False, False), "smtps": (True, False), "smtp+starttls": (False, True)}
         if parts.scheme not in schemes:
-            raise ValueError(
+            raise ConfigurationError(
                 f"SMTP_URL scheme must be one of {', '.join(schemes)}; got {parts.scheme!r}"
             )
         use_tls, start_tls = schemes[parts.scheme]
         query = parse_qs(parts.query)
+        try:
+            port, timeout = parts.port, float(query.get("timeout", ["10"])[0])
+        except ValueError as exc:
+            raise ConfigurationError(f"SMTP_URL is not usable: {exc}") from None
         return cls(
             host=parts.hostname or "localhost",
-            port=parts.port or (465 if use_tls else 25),
+            port=port or (465 if use_tls else 25),
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             use_tls=use_tls,
             start_tls=start_tls,
-            timeout=float(query.get("timeout", ["10"])[0]),
+            timeout=timeout,
         )
 
 
@@ -61,7 +68,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
-    data_dir: str = str(PROJECT_ROOT / ".verdicts")
+    data_dir: str = dev_servers.DATA_DIR
     mail_from: str = "Weekly AI Tool Verdicts <digest@verdicts.localhost>"
     digest_cron: str = "0 8 * * 1"
     db_pool_size: int = 10
@@ -90,11 +97,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def data_path(self) -> Path:
-        return Path(self.data_dir)
+        return Path(self.data_dir).absolute()
 
     @property
     def smtp(self) -> SmtpTarget:
-        return SmtpTarget.parse(self.smtp_url or "smtp://127.0.0.1:1025")
+        """Where mail goes; ``ConfigurationError`` if ``SMTP_URL`` is unset or unusable
+        (only `verdicts dev` has a fallback: the sink it starts)."""
+        if not self.smtp_url:
+            raise ConfigurationError(
+                "SMTP_URL is not set: mail has nowhere to go (e.g. smtp://relay.example:587)"
+            )
+        return SmtpTarget.parse(self.smtp_url)
 
     def with_(self, **changes: object) -> Settings:
         return msgspec.structs.replace(self, **changes)
@@ -171,10 +184,12 @@ def exit_misconfigured(message: str) -> NoReturn:
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Read settings from ``env`` (default: the process environment plus ``.env``)."""
+    """Read settings from ``env`` (default: the process environment, then ``.env``, then
+    the settings a running `verdicts dev` published in this folder)."""
     if env is None:
         load_dotenv(Path.cwd() / ".env", override=False)
-        env = dict(os.environ)
+        data_dir = os.environ.get("VERDICTS_DATA_DIR") or dev_servers.DATA_DIR
+        env = {**dev_servers.read(dev_servers.env_file(data_dir)), **os.environ}
     raw = {field: env[var] for field, var in _ENV.items() if env.get(var)}
     try:
         settings = msgspec.convert(raw, Settings, strict=False)

@@ -1,11 +1,20 @@
-"""Connections to PostgreSQL, and what counts as the database being unavailable."""
+"""Connections to PostgreSQL, and what counts as the database being unavailable.
+
+A connection refused for what ``DATABASE_URL`` says (not a URL, no such database,
+credentials refused) is a ``DatabaseUrlError`` naming the server, its password hidden:
+waiting will not help, unlike an outage.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import asyncpg
 from asyncpg import exceptions as pg
 
-from .errors import VerdictsError
+from .errors import DatabaseUrlError, VerdictsError
 
 # Bounds what an abandoned transaction can cost: tailing readers wait for the oldest
 # open writer (see store.py), so no session may sit idle in a transaction for long.
@@ -69,23 +78,50 @@ async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     """
 
 
+def shown(dsn: str) -> str:
+    """``dsn`` fit for a message: its password replaced by ``***``."""
+    try:
+        parts = urlsplit(dsn)
+        if parts.password is None:
+            return dsn
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+    except ValueError:
+        return "(DATABASE_URL, not a URL)"
+
+
+@contextlib.contextmanager
+def _connecting(dsn: str) -> Iterator[None]:
+    """What ``DATABASE_URL`` got wrong, as ``DatabaseUrlError``; outages pass as they are."""
+    try:
+        yield
+    except (pg.ClientConfigurationError, ValueError) as exc:
+        raise DatabaseUrlError(shown(dsn), f"not a PostgreSQL URL ({exc})") from None
+    except pg.InvalidCatalogNameError as exc:
+        raise DatabaseUrlError(shown(dsn), f"{exc}: create it first") from None
+    except pg.InvalidAuthorizationSpecificationError as exc:  # wrong user or password
+        raise DatabaseUrlError(shown(dsn), str(exc)) from None
+
+
 async def create_pool(dsn: str, *, size: int = 10) -> asyncpg.Pool[asyncpg.Record]:
     """A connection pool with the session settings every verdicts connection uses.
 
     It recovers by itself: a connection the server closed is replaced at its next
     checkout, so after a restart requests succeed again without restarting the app.
     """
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=min(2, size),
-        max_size=size,
-        server_settings=SERVER_SETTINGS,
-        reset=_keep_session,
-    )
+    with _connecting(dsn):
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min(2, size),
+            max_size=size,
+            server_settings=SERVER_SETTINGS,
+            reset=_keep_session,
+        )
     assert pool is not None
     return pool
 
 
 async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
     """A single connection outside any pool (migrations, replay, LISTEN)."""
-    return await asyncpg.connect(dsn, server_settings=SERVER_SETTINGS)
+    with _connecting(dsn):
+        return await asyncpg.connect(dsn, server_settings=SERVER_SETTINGS)

@@ -120,22 +120,6 @@ async def preview(conn: Connection, settings: Settings, week: IsoWeek) -> Render
     return render_digest(content) if content.comparisons else None
 
 
-async def next_week(conn: Connection, now: datetime) -> IsoWeek:
-    """The week the next digest covers: the last complete week until it is issued,
-    then the current one."""
-    last = IsoWeek.last_complete(now)
-    if await conn.fetchval("select 1 from digest_issues where week = $1", str(last)):
-        return IsoWeek.of(now)
-    return last
-
-
-async def latest_issued(conn: Connection) -> IsoWeek | None:
-    week: str | None = await conn.fetchval(
-        "select week from digest_issues order by issued_at desc limit 1"
-    )
-    return IsoWeek.parse(week) if week else None
-
-
 class DigestStatus(msgspec.Struct, frozen=True, kw_only=True):
     """Where a week's send stands: the queue by state, and what the ledger records."""
 

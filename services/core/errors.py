@@ -7,6 +7,20 @@ class VerdictsError(Exception):
     """Base of every error the core raises on purpose."""
 
 
+class ConfigurationError(VerdictsError):
+    """A setting is missing or unusable; the message names its variable."""
+
+
+class DatabaseUrlError(VerdictsError):
+    """``DATABASE_URL`` leads nowhere usable: not a URL, no such database, credentials
+    refused. Unlike an outage (``db.DatabaseUnavailableError``), waiting will not help."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        super().__init__(f"cannot connect to the database at {target}: {reason}")
+        self.target = target
+        self.reason = reason
+
+
 class StreamVersionConflictError(VerdictsError):
     """Another writer appended to the stream after the caller read it."""
 

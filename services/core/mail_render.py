@@ -1,4 +1,5 @@
-"""Rendering mail from ``templates/email/``: a plain-text and an HTML body per message.
+"""Rendering mail from ``templates/email/`` (in an installed package, ``services.templates``):
+a plain-text and an HTML body per message.
 
 HTML templates are autoescaped and their CSS is inlined (mail clients drop
 ``<style>``). A mail is rendered once with placeholders for per-recipient fields (the
@@ -11,10 +12,10 @@ import css_inline
 import msgspec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from .config import PROJECT_ROOT
 from .digest_content import DigestContent
+from .resources import package_path
 
-TEMPLATES = PROJECT_ROOT / "templates" / "email"
+TEMPLATES = package_path("services.templates", "email")
 
 UNSUBSCRIBE_URL = "@@unsubscribe_url@@"
 """Placeholder for the recipient's visible unsubscribe link."""

@@ -1,9 +1,12 @@
-"""Applies `schema/*.sql` in name order, each once, safely from concurrent processes.
+"""Applies the migrations (``schema/*.sql``; in an installed package, ``services.schema``)
+in name order, each once, safely from concurrent processes.
 
 Each file runs in its own transaction and is recorded with its checksum; a changed
 file that was already applied is an error, not a silent skip. An advisory lock held
 on this dedicated connection (never a pooled one, which would drop it on release)
 serialises concurrent runners: the second waits, then finds nothing left to do.
+Finding no migration files at all is an error: an install without its schema would
+otherwise report "nothing pending" on an empty database.
 """
 
 from __future__ import annotations
@@ -12,11 +15,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PROJECT_ROOT
 from .db import connect
 from .errors import VerdictsError
+from .resources import package_path
 
-SCHEMA_DIR = PROJECT_ROOT / "schema"
 _LOCK_KEY = 0x76657264  # "verd"
 
 
@@ -26,6 +28,15 @@ class MigrationChangedError(VerdictsError):
             f"migration {name} was changed after it was applied; add a new file instead"
         )
         self.name = name
+
+
+class NoMigrationsError(VerdictsError):
+    def __init__(self, directory: Path) -> None:
+        super().__init__(
+            f"no migrations (*.sql) in {directory}: this install lacks its schema files;"
+            " reinstall verdicts from its wheel or source"
+        )
+        self.directory = directory
 
 
 @dataclass(frozen=True)
@@ -38,12 +49,18 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def load_migrations(directory: Path = SCHEMA_DIR) -> list[Migration]:
-    return [Migration(p.name, p.read_text()) for p in sorted(directory.glob("*.sql"))]
+def load_migrations(directory: Path | None = None) -> list[Migration]:
+    """The migrations in ``directory`` (default: the package's schema), in name order."""
+    directory = directory or package_path("services.schema")
+    found = [Migration(p.name, p.read_text()) for p in sorted(directory.glob("*.sql"))]
+    if not found:
+        raise NoMigrationsError(directory)
+    return found
 
 
-async def migrate(dsn: str, *, directory: Path = SCHEMA_DIR) -> list[str]:
+async def migrate(dsn: str, *, directory: Path | None = None) -> list[str]:
     """Apply pending migrations; returns the names applied by this call."""
+    migrations = load_migrations(directory)
     conn = await connect(dsn)
     try:
         await conn.execute("select pg_advisory_lock($1)", _LOCK_KEY)
@@ -56,7 +73,7 @@ async def migrate(dsn: str, *, directory: Path = SCHEMA_DIR) -> list[str]:
             r[0]: r[1] for r in await conn.fetch("select name, checksum from schema_migrations")
         }
         applied = []
-        for m in load_migrations(directory):
+        for m in migrations:
             if m.name in done:
                 if done[m.name] != m.checksum:
                     raise MigrationChangedError(m.name)

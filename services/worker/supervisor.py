@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 REDIS_DOWN = (RedisError, OSError)
 
 RETRY_EVERY = 1.0
-"""Seconds between attempts to reach Redis again (arq's pool itself tries
-``RedisSettings.conn_retries`` times, a second apart, before each attempt gives up)."""
+"""Seconds between attempts to reach Redis again (each attempt asks once:
+``WorkerSettings.redis_settings`` has ``conn_retries=0``)."""
 
 
 class Supervisor:

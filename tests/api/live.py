@@ -21,12 +21,14 @@ from litestar import Litestar
 from services.api.app import create_app
 from services.api.security import Limits
 from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
-from services.core.config import PROJECT_ROOT, load_settings
+from services.core.config import load_settings
 from services.core.db import create_pool
 from services.embedded import free_port, wait_for_port
 from tests.conftest import with_database
 
 LIVE_SECRET = "live-test-secret-of-at-least-32-bytes"
+REPOSITORY = Path(__file__).resolve().parents[2]
+"""Where uvicorn runs, so that it imports ``tests.api.live``."""
 
 
 def create_live_app() -> Litestar:
@@ -84,7 +86,7 @@ def serve(dsn: str, redis_url: str, log_path: Path, *, workers: int = 1) -> Iter
             [sys.executable, "-m", "uvicorn", "--factory", "tests.api.live:create_live_app",
              "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
              "--workers", str(workers)],
-            env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
             wait_for_port(port, timeout=30)

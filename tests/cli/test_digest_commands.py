@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
+from services.cli.digest_commands import chosen_week, digest_group
 from services.core import digest_issues
 from services.core.config import Settings
 from services.core.store import Pool
@@ -66,7 +68,7 @@ async def test_preview_send_status(
     assert status.returncode == 0, status.stderr
     s = json.loads(status.stdout)
     assert s["recipients"] == 5 and s["states"] == {"sent": 5} and s["delivered"] == 5
-    table = run(settings, "digest", "status")
+    table = run(settings, "digest", "status", "--week", WEEK)
     assert table.returncode == 0 and "sent" in table.stdout and WEEK in table.stdout
 
 
@@ -85,7 +87,21 @@ async def test_a_week_with_nothing_new_sends_nothing(
     assert sink.count() == 0
     assert await pool.fetchval("select count(*) from events where stream_id like 'digest-%'") == 0
     shown = run(settings, "digest", "preview", "--week", "2026-W40", "--out", str(tmp_path))
-    assert shown.returncode == 1 and not await asyncio.to_thread(os.listdir, tmp_path)
+    assert shown.returncode == 2 and not await asyncio.to_thread(os.listdir, tmp_path)
+
+
+def test_every_week_option_has_the_one_default() -> None:
+    """Every digest command that takes --week (those added later too) says the same
+    default: the last complete week, the one the scheduled digest covers."""
+    helps = {
+        name: param.help
+        for name, command in digest_group.commands.items()
+        for param in command.params
+        if param.name == "week" and isinstance(param, click.Option)
+    }
+    assert {"preview", "test", "send", "status"} <= helps.keys()
+    assert all(h and "default: the last complete week" in h for h in helps.values()), helps
+    assert chosen_week(IsoWeek.parse(WEEK)) == IsoWeek.parse(WEEK)
 
 
 async def test_a_test_message_goes_to_one_address_and_is_recorded_nowhere(

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from services.core.migrations import MigrationChangedError, load_migrations, migrate
-from tests.conftest import with_database
-
-
-@pytest.fixture
-async def empty_dsn(pg_admin_dsn: str) -> str:
-    name = f"verdicts_mig_{uuid.uuid4().hex}"
-    conn = await asyncpg.connect(pg_admin_dsn)
-    try:
-        await conn.execute(f"create database {name}")
-    finally:
-        await conn.close()
-    return with_database(pg_admin_dsn, name)
+from services.core.migrations import (
+    MigrationChangedError,
+    NoMigrationsError,
+    load_migrations,
+    migrate,
+)
 
 
 async def test_concurrent_runners_apply_each_migration_once(empty_dsn: str) -> None:
@@ -60,3 +52,20 @@ async def test_an_applied_file_that_changed_is_refused(empty_dsn: str, tmp_path:
     (tmp_path / "0001_a.sql").write_text("create table a (x bigint);")
     with pytest.raises(MigrationChangedError, match=r"0001_a\.sql"):
         await migrate(empty_dsn, directory=tmp_path)
+
+
+async def test_finding_no_migrations_is_an_error(empty_dsn: str, tmp_path: Path) -> None:
+    with pytest.raises(NoMigrationsError, match="no migrations"):
+        await migrate(empty_dsn, directory=tmp_path)
+    conn = await asyncpg.connect(empty_dsn)
+    try:
+        assert await conn.fetchval("select to_regclass('schema_migrations')") is None
+    finally:
+        await conn.close()
+
+
+def test_the_package_ships_the_repository_schema() -> None:
+    """``services.schema`` is ``schema/`` mapped into the package (setup.py)."""
+    shipped = [m.name for m in load_migrations()]
+    in_repository = sorted(p.name for p in (Path(__file__).parents[2] / "schema").glob("*.sql"))
+    assert shipped == in_repository and len(shipped) >= 5

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import asyncpg
 
-from services.core.config import PROJECT_ROOT
-from tests.api.live import serve
+from tests.api.live import REPOSITORY, serve
 
 from .ledger import LedgerCheck, check
 from .reader import LoadReader, Stats
@@ -133,7 +132,7 @@ def verify(dsn: str) -> tuple[bool, str]:
     done = subprocess.run(
         [sys.executable, "-m", "services.cli", "verify"],
         env={**os.environ, "DATABASE_URL": dsn},
-        cwd=PROJECT_ROOT,
+        cwd=REPOSITORY,
         capture_output=True,
         text=True,
         timeout=600,

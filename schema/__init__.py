@@ -1,0 +1,1 @@
+"""The SQL migrations, applied in name order: package data, ``services.schema`` once installed."""

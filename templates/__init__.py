@@ -1,0 +1,1 @@
+"""Jinja templates (email/, web/): package data, ``services.templates`` once installed."""
