@@ -14,6 +14,7 @@ from rich.table import Table
 from services.core import dev_servers, read_models, tallies
 from services.core.catalog_import import DEMO_CATALOG, ImportReport, import_catalog, load_catalog
 from services.core.config import Settings, load_settings
+from services.core.errors import VerdictsError
 from services.core.migrations import migrate as run_migrations
 from services.core.replay import ReplayReport
 from services.core.replay import replay as run_replay
@@ -189,6 +190,11 @@ def _day_drifts(drifts: list[tallies.DayDrift]) -> Table:
 def tally(settings: Settings, comparison: str, as_of: datetime | None) -> None:
     """Print the community tally of COMPARISON, now or --as-of a past time."""
     at = as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of
+    if at is not None:
+        try:  # a time out of range is refused before any database is asked
+            at = tallies.in_utc(at)
+        except VerdictsError as exc:
+            fail(str(exc))
 
     async def recompute(conn: Connection) -> list[tuple[str, tallies.Tally]]:
         # An unknown slug is an UnknownComparisonError (one line, exit 2), not an empty table.
