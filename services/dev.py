@@ -128,8 +128,8 @@ def _publish(settings: Settings, servers: Servers) -> dev_servers.Publication:
 
 
 def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Popen[bytes]]:
-    """The API (uvicorn) and the arq worker, as child processes; in development mode, the
-    one mode in which they may sign with the built-in key."""
+    """The API (uvicorn) and the worker (`verdicts worker`), as child processes, in
+    development mode: the one mode in which they may sign with the built-in key."""
     env = {**os.environ, **_published(settings, servers)}
     env.setdefault("LOG_FORMAT", "console")  # JSON lines are for log collectors, not a terminal
     api = subprocess.Popen(
@@ -150,17 +150,8 @@ def _start_services(settings: Settings, servers: Servers) -> list[subprocess.Pop
         ],
         env=env,
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "arq",
-            "services.worker.settings.WorkerSettings",
-            "--custom-log-dict",
-            "services.core.logs.LOGGING",
-        ],
-        env=env,
-    )
+    # `verdicts worker`, as in production: it outlives a Redis restart.
+    worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env)
     return [api, worker]
 
 
