@@ -84,16 +84,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxies: str = ""
     development: bool = False
     """Set by ``verdicts dev`` for itself and its children: built-in secrets allowed."""
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
 
     @property
     def signing_keys(self) -> tuple[str, ...]:
         """The keys in ``SECRET_KEY``, newest first: sign with the first, verify with all."""
         return parse_secret_keys(self.secret_key) or (DEV_SECRET,)
-
-    log_format: Literal["json", "console"] = "json"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    worker_metrics_port: int | None = None
-    worker_metrics_host: str = "127.0.0.1"
 
     @property
     def data_path(self) -> Path:
