@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -42,6 +43,11 @@ class Received:
         parsed = email.message_from_bytes(self.data, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         return parsed
+
+
+# aiosmtpd logs every SMTP command at INFO from its own thread, outside any test's
+# captured output: the suite's log would be mostly its chatter.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass
