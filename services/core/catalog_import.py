@@ -31,7 +31,7 @@ from .projections.catalog import TOOL_COLUMNS, decode_doc, tool_of
 from .resources import package_path
 from .store import Connection, Metadata, Pool
 from .streams import COMPARISON, TOOL
-from .writes import append_at_current_version, enter_write_gate
+from .writes import append_at_current_version, gated_transaction
 
 DEMO_CATALOG = package_path("services.core", "demo_catalog.toml")
 
@@ -117,8 +117,7 @@ async def import_catalog(
     """Append events for what is new or changed in ``catalog``, in one transaction."""
     report = ImportReport()
     meta = Metadata(actor=actor)
-    async with pool.acquire() as conn, conn.transaction():
-        await enter_write_gate(conn)
+    async with pool.acquire() as conn, gated_transaction(conn):
         for tool in catalog.tools:
             current = await _current_tool(conn, tool.slug)
             if current == tool:

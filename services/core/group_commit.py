@@ -23,13 +23,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import metrics
 from .errors import StreamVersionConflictError
-from .events import Event
-from .projections.base import LIVE_TABLES, project
+from .events import Event, type_name
+from .projections.base import LIVE_TABLES, fold_and_write, load_queries
 from .store import AppendRequest, AppendResult, Connection, Metadata, PartialAppendError, Pool
-from .writes import INLINE_PROJECTIONS, STORE, enter_write_gate
+from .writes import INLINE_PROJECTIONS, STORE, gated_transaction
 
 
 @dataclass(slots=True)
@@ -87,7 +88,7 @@ class GroupCommitter:
 
     async def _commit(self, group: list[_Waiting]) -> None:
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self.pool.acquire() as conn, gated_transaction(conn):
                 results = await _append_group(conn, [w.request for w in group])
         except Exception as exc:
             if len(group) == 1:
@@ -108,15 +109,27 @@ class GroupCommitter:
                 _settle(waiting.future, result)
 
 
+class _Pending(NamedTuple):
+    """An event of a request, before it is written: what the projections' loads need."""
+
+    stream_id: str
+    type: str
+    event: Event
+
+
 async def _append_group(
     conn: Connection, requests: list[AppendRequest]
 ) -> list[AppendResult | None]:
-    await enter_write_gate(conn)
-    results = await STORE.append_many(conn, requests)
+    """Insert the group's events and load what the projections need in one statement,
+    then fold and write every projection in another: two round trips between the
+    gated ``begin`` and the ``commit``, whatever the group's size."""
+    pending = [_Pending(r.stream_id, type_name(e), e) for r in requests for e in r.events]
+    loads = load_queries(INLINE_PROJECTIONS, LIVE_TABLES, pending)
+    reads = [q for _, queries in loads for q in queries]
+    results, rows = await STORE.append_many(conn, requests, reads=reads)
     recorded = [rec for r in results if r is not None for rec in r.recorded]
     recorded.sort(key=lambda rec: rec.position)
-    for projection in INLINE_PROJECTIONS:
-        await project(conn, projection, LIVE_TABLES, recorded)
+    await fold_and_write(conn, loads, rows, LIVE_TABLES, recorded)
     return results
 
 

@@ -137,8 +137,7 @@ async def _catch_up(
     caught_up = 0
     while batch := await store.read_after(conn, cursor, limit=page):
         async with conn.transaction():
-            for p in projections:
-                await project(conn, p, REBUILD_TABLES, batch)
+            await project(conn, projections, REBUILD_TABLES, batch)
         caught_up += len(batch)
         cursor = batch[-1].cursor
     return cursor, caught_up
@@ -205,8 +204,7 @@ async def _swap(
         await conn.execute("set local lock_timeout = '500ms'")
         # No writer is in flight now, so every row is settled: read without the xmin bound.
         while batch := await store.read_after(conn, cursor, limit=page, settled_only=False):
-            for p in projections:
-                await project(conn, p, REBUILD_TABLES, batch)
+            await project(conn, projections, REBUILD_TABLES, batch)
             applied += len(batch)
             cursor = batch[-1].cursor
         for t in tables:

@@ -18,13 +18,14 @@ import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 import msgspec
 
 from .errors import IdempotencyKeyReusedError, StreamVersionConflictError
 from .events import CODEC, Event, EventCodec, type_name
+from .sql import Query, combined, rows_of
 
 if TYPE_CHECKING:
     Connection: TypeAlias = (
@@ -156,7 +157,7 @@ class EventStore:
     def __init__(self, *, codec: EventCodec = CODEC) -> None:
         self.codec = codec
 
-    def _decode(self, row: asyncpg.Record) -> Recorded:
+    def _decode(self, row: asyncpg.Record | Sequence[Any]) -> Recorded:
         # Positional, in _COLUMNS order: the hot loop of replay.
         return Recorded(
             row[0],
@@ -297,33 +298,46 @@ class EventStore:
             raise StreamVersionConflictError(stream_id, expected_version)
 
     async def append_many(
-        self, conn: Connection, requests: Sequence[AppendRequest]
-    ) -> list[AppendResult | None]:
-        """Append several requests (to distinct or the same streams) in one statement.
+        self, conn: Connection, requests: Sequence[AppendRequest], *, reads: Sequence[Query] = ()
+    ) -> tuple[list[AppendResult | None], list[Sequence[Sequence[Any]]]]:
+        """Append several requests (to distinct or the same streams) in one statement,
+        which also runs the selects ``reads`` (in the snapshot before the insert).
 
-        Must run inside the caller's transaction. Each result is what that request
-        wrote, or ``None`` when it was a version conflict (nothing of it written).
-        Raises ``PartialAppendError`` if a multi-event request was only partly written: the
-        caller must roll the transaction back and retry the requests one by one.
+        Must run inside the caller's transaction. Returns what each request wrote (or
+        ``None`` when it was a version conflict: nothing of it written) and the rows of
+        each read. Raises ``PartialAppendError`` if a multi-event request was only partly
+        written: the caller must roll the transaction back and retry them one by one.
         """
-        rows = await conn.fetch(
-            "insert into events (stream_id, stream_version, type, schema_version, data, metadata)"
+        insert = Query(
+            "with ins as (insert into events"
+            " (stream_id, stream_version, type, schema_version, data, metadata)"
             " select s, v, t, sv, d::jsonb, m::jsonb from unnest($1::text[], $2::int[],"
             " $3::text[], $4::smallint[], $5::text[], $6::text[]) as e(s, v, t, sv, d, m)"
             " on conflict (stream_id, stream_version) do nothing"
-            f" returning {_COLUMNS}",
-            [r.stream_id for r in requests for _ in r.events],
-            [r.expected_version + n for r in requests for n in range(1, len(r.events) + 1)],
-            [type_name(e) for r in requests for e in r.events],
-            [type(e).version for r in requests for e in r.events],
-            [self.codec.encode(e) for r in requests for e in r.events],
-            [
-                _metadata_encoder.encode(r.metadata or Metadata()).decode()
-                for r in requests
-                for _ in r.events
-            ],
+            f" returning {_COLUMNS})",
+            (
+                [r.stream_id for r in requests for _ in r.events],
+                [r.expected_version + n for r in requests for n in range(1, len(r.events) + 1)],
+                [type_name(e) for r in requests for e in r.events],
+                [type(e).version for r in requests for e in r.events],
+                [self.codec.encode(e) for r in requests for e in r.events],
+                [
+                    _metadata_encoder.encode(r.metadata or Metadata()).decode()
+                    for r in requests
+                    for _ in r.events
+                ],
+            ),
         )
-        written = {(row[2], row[3]): self._decode(row) for row in rows}
+        statement = combined(insert, [Query("select * from ins"), *reads])
+        found = await conn.fetchrow(statement.sql, *statement.args)
+        assert found is not None  # a select without from returns its one row
+        inserted, *read_rows = rows_of(found)
+        return self._settle(requests, inserted), read_rows
+
+    def _settle(
+        self, requests: Sequence[AppendRequest], inserted: Sequence[Sequence[Any]]
+    ) -> list[AppendResult | None]:
+        written = {(row[2], row[3]): self._decode(row) for row in inserted}
         results: list[AppendResult | None] = []
         for r in requests:
             mine = [

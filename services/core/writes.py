@@ -9,7 +9,8 @@ that could deadlock the swap. Reads never take it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from . import metrics
@@ -35,9 +36,26 @@ CONFLICT_ATTEMPTS = 5
 T = TypeVar("T")
 
 
-async def enter_write_gate(conn: Connection) -> None:
-    """Take the shared write gate: the first statement of every writing transaction."""
-    await conn.execute("select pg_advisory_xact_lock_shared($1)", _WRITE_GATE)
+_BEGIN_GATED = f"begin; select pg_advisory_xact_lock_shared({_WRITE_GATE})"
+
+
+@contextlib.asynccontextmanager
+async def gated_transaction(conn: Connection) -> AsyncIterator[None]:
+    """A transaction whose first statement takes the shared write gate; committed when
+    the block ends, rolled back when it raises.
+
+    ``BEGIN`` and the gate go to the server as one simple query: one round trip where
+    asyncpg's ``transaction()`` and a separate gate statement take two.
+    """
+    await conn.execute(_BEGIN_GATED)
+    try:
+        yield
+    except BaseException:
+        # A connection broken mid-query cannot roll back; the pool discards it.
+        with contextlib.suppress(Exception):
+            await conn.execute("rollback")
+        raise
+    await conn.execute("commit")
 
 
 async def close_write_gate(conn: Connection) -> None:
@@ -65,8 +83,7 @@ async def append_and_project(
             metadata=metadata,
         )
         if result.recorded and not result.replayed:
-            for projection in INLINE_PROJECTIONS:
-                await project(conn, projection, LIVE_TABLES, result.recorded)
+            await project(conn, INLINE_PROJECTIONS, LIVE_TABLES, result.recorded)
             metrics.events_appended(rec.type for rec in result.recorded)
     return result
 
@@ -113,8 +130,7 @@ async def run_write_on(conn: Connection, write: Callable[[Connection], Awaitable
 
     async def in_transaction() -> T:
         with metrics.events_counted_on_commit():
-            async with conn.transaction():
-                await enter_write_gate(conn)
+            async with gated_transaction(conn):
                 return await write(conn)
 
     return await retry_on_conflict(in_transaction)

@@ -33,7 +33,7 @@ from services.core.writes import (
     INLINE_PROJECTIONS,
     STORE,
     append_at_current_version,
-    enter_write_gate,
+    gated_transaction,
     run_write,
 )
 from tests.conftest import NOW
@@ -161,8 +161,7 @@ async def record_at(pool: Pool, at: datetime, reader: str, event: Event) -> None
     """Append ``event`` to the reader's stream as recorded at ``at`` (the store stamps
     the database's ``now()``), then project it as an append does."""
     stream = READER.name(reader)
-    async with pool.acquire() as conn, conn.transaction():
-        await enter_write_gate(conn)
+    async with pool.acquire() as conn, gated_transaction(conn):
         version = await STORE.stream_version(conn, stream)
         await conn.execute(
             "insert into events (stream_id, stream_version, type, schema_version, data,"
@@ -176,8 +175,7 @@ async def record_at(pool: Pool, at: datetime, reader: str, event: Event) -> None
         )
         recorded = (await STORE.read_stream(conn, stream))[-1]
         assert recorded.recorded_at == at
-        for projection in INLINE_PROJECTIONS:
-            await project(conn, projection, LIVE_TABLES, [recorded])
+        await project(conn, INLINE_PROJECTIONS, LIVE_TABLES, [recorded])
 
 
 def at(day: str, hour: int = 12) -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -23,9 +24,10 @@ from ..events import (
     Tool,
     ToolListed,
 )
+from ..sql import Column, Query, upsert
 from ..store import Connection, Recorded
 from ..streams import COMPARISON, TOOL
-from .base import TableSet, upsert_sql
+from .base import Pending, TableSet
 
 TOOL_COLUMNS = ", ".join(TOOL_FIELDS)
 """The ``tools`` columns that hold a ``Tool``, in its field order."""
@@ -62,7 +64,11 @@ class ToolRow:
         return (*(getattr(self.tool, f) for f in TOOL_FIELDS), self.listed_at, self.revised_at)
 
 
-_TOOL_ROW_COLUMNS = (*TOOL_FIELDS, "listed_at", "revised_at")
+_TOOL_ROW_COLUMNS = (
+    *(Column(f, "text") for f in TOOL_FIELDS),
+    Column("listed_at", "timestamptz"),
+    Column("revised_at", "timestamptz"),
+)
 
 
 @dataclass(slots=True)
@@ -88,7 +94,15 @@ class ComparisonRow:
         )
 
 
-_CMP_COLUMNS = ("slug", "title", "published_at", "tool_a", "tool_b", "doc", "withdrawn_at")
+_CMP_COLUMNS = (
+    Column("slug", "text"),
+    Column("title", "text"),
+    Column("published_at", "timestamptz"),
+    Column("tool_a", "text"),
+    Column("tool_b", "text"),
+    Column("doc", "jsonb"),
+    Column("withdrawn_at", "timestamptz"),
+)
 
 
 @dataclass(slots=True)
@@ -117,26 +131,31 @@ class CatalogProjection:
     def empty(self) -> CatalogState:
         return CatalogState()
 
-    async def load(
-        self, conn: Connection, into: TableSet, events: Sequence[Recorded]
-    ) -> CatalogState:
-        state = CatalogState()
+    def loads(self, into: TableSet, events: Sequence[Pending]) -> list[Query]:
         tools = [TOOL.key(e.stream_id) for e in events if TOOL.holds(e.stream_id)]
         cmps = [COMPARISON.key(e.stream_id) for e in events if COMPARISON.holds(e.stream_id)]
-        for r in await conn.fetch(
-            f"select {', '.join(_TOOL_ROW_COLUMNS)} from {into.quoted('tools')}"
-            " where slug = any($1)",
-            tools,
-        ):
-            state.tools[r[0]] = ToolRow(tool_of(tuple(r)), r["listed_at"], r["revised_at"])
-        for r in await conn.fetch(
-            "select slug, title, published_at, tool_a, tool_b, doc::text, withdrawn_at"
-            f" from {into.quoted('comparisons')} where slug = any($1)",
-            cmps,
-        ):
-            state.comparisons[r[0]] = ComparisonRow(
-                r[0], r[1], r[2], r[3], r[4], decode_doc(r[5]), r[6]
-            )
+        return [
+            Query(
+                f"select {', '.join(c.name for c in _TOOL_ROW_COLUMNS)}"
+                f" from {into.quoted('tools')} where slug = any($1)",
+                (tools,),
+            ),
+            Query(
+                "select slug, title, published_at, tool_a, tool_b, doc::text, withdrawn_at"
+                f" from {into.quoted('comparisons')} where slug = any($1)",
+                (cmps,),
+            ),
+        ]
+
+    def loaded(self, rows: Sequence[Sequence[Sequence[Any]]]) -> CatalogState:
+        tools, comparisons = rows
+        n = len(TOOL_FIELDS)
+        state = CatalogState()
+        state.tools = {r[0]: ToolRow(tool_of(r), r[n], r[n + 1]) for r in tools}
+        state.comparisons = {
+            r[0]: ComparisonRow(r[0], r[1], r[2], r[3], r[4], decode_doc(r[5]), r[6])
+            for r in comparisons
+        }
         return state
 
     def apply(self, state: CatalogState, rec: Recorded) -> None:
@@ -163,30 +182,29 @@ class CatalogProjection:
             state.comparisons[ev.slug].withdrawn_at = rec.recorded_at
             state.dirty_comparisons.add(ev.slug)
 
-    async def flush(self, conn: Connection, into: TableSet, state: CatalogState) -> None:
+    def writes(self, into: TableSet, state: CatalogState) -> list[Query]:
         tools = [state.tools[s].values() for s in sorted(state.dirty_tools)]
-        if tools:
-            upsert = upsert_sql(
-                into.quoted("tools"), _TOOL_ROW_COLUMNS, ["slug"], keep=["listed_at"]
-            )
-            await conn.executemany(upsert, tools)
         cmps = [state.comparisons[s].values() for s in sorted(state.dirty_comparisons)]
-        if cmps:
-            upsert = upsert_sql(into.quoted("comparisons"), _CMP_COLUMNS, ["slug"])
-            await conn.executemany(upsert, cmps)
         state.dirty_tools.clear()
         state.dirty_comparisons.clear()
+        out = []
+        if tools:
+            table = into.quoted("tools")
+            out.append(upsert(table, _TOOL_ROW_COLUMNS, ["slug"], tools, keep=["listed_at"]))
+        if cmps:
+            out.append(upsert(into.quoted("comparisons"), _CMP_COLUMNS, ["slug"], cmps))
+        return out
 
     async def dump(self, conn: Connection, into: TableSet, state: CatalogState) -> None:
         await conn.copy_records_to_table(
             into.bare("tools"),
             records=[r.values() for r in state.tools.values()],
-            columns=_TOOL_ROW_COLUMNS,
+            columns=[c.name for c in _TOOL_ROW_COLUMNS],
         )
         await conn.copy_records_to_table(
             into.bare("comparisons"),
             records=[r.values() for r in state.comparisons.values()],
-            columns=_CMP_COLUMNS,
+            columns=[c.name for c in _CMP_COLUMNS],
         )
         state.dirty_tools.clear()
         state.dirty_comparisons.clear()

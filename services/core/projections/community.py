@@ -11,11 +11,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from ..events import BookmarkAdded, BookmarkRemoved, VoteCast, VoteWithdrawn
+from ..sql import Column, Query, delete, insert, upsert
 from ..store import Connection, Recorded
 from ..streams import READER
-from .base import TableSet, upsert_sql
+from .base import Pending, TableSet
 
 VoteKey = tuple[str, str, str]  # reader id, comparison, tool
 BookmarkKey = tuple[str, str]  # reader id, tool
@@ -42,7 +44,26 @@ class CommunityState:
     dirty_bookmarks: set[BookmarkKey] = field(default_factory=set)
 
 
-_VOTE_COLUMNS = ("reader_id", "comparison", "tool", "verdict", "cast_at")
+_VOTE_COLUMNS = (
+    Column("reader_id", "uuid"),
+    Column("comparison", "text"),
+    Column("tool", "text"),
+    Column("verdict", "text"),
+    Column("cast_at", "timestamptz"),
+)
+_VOTE_KEY_NAMES = ("reader_id", "comparison", "tool")
+_BOOKMARK_COLUMNS = (
+    Column("reader_id", "uuid"),
+    Column("tool", "text"),
+    Column("added_at", "timestamptz"),
+)
+_BOOKMARK_KEY_NAMES = ("reader_id", "tool")
+_DELTA_COLUMNS = (
+    Column("metric", "text"),
+    Column("subject", "text"),
+    Column("day", "date"),
+    Column("delta", "int"),
+)
 _VOTES = frozenset({"VoteCast", "VoteWithdrawn"})
 _BOOKMARKS = frozenset({"BookmarkAdded", "BookmarkRemoved"})
 
@@ -57,27 +78,29 @@ class CommunityProjection:
     def empty(self) -> CommunityState:
         return CommunityState()
 
-    async def load(
-        self, conn: Connection, into: TableSet, events: Sequence[Recorded]
-    ) -> CommunityState:
-        state = CommunityState()
-        # Each table only when the events touch it: one statement less per vote.
+    def loads(self, into: TableSet, events: Sequence[Pending]) -> list[Query]:
+        # A vote loads the reader's votes, a bookmark their bookmarks; both always
+        # run (an empty array costs nothing), so rows map to queries by position.
         voters = sorted({READER.key(e.stream_id) for e in events if e.type in _VOTES})
-        if voters:
-            for r in await conn.fetch(
-                f"select reader_id::text, comparison, tool, verdict, cast_at "
-                f"from {into.quoted('reader_votes')} where reader_id = any($1::uuid[])",
-                voters,
-            ):
-                state.votes[(r[0], r[1], r[2])] = (r[3], r[4])
         bookmarkers = sorted({READER.key(e.stream_id) for e in events if e.type in _BOOKMARKS})
-        if bookmarkers:
-            for r in await conn.fetch(
-                f"select reader_id::text, tool, added_at from {into.quoted('reader_bookmarks')} "
-                "where reader_id = any($1::uuid[])",
-                bookmarkers,
-            ):
-                state.bookmarks[(r[0], r[1])] = r[2]
+        return [
+            Query(
+                "select reader_id::text, comparison, tool, verdict, cast_at"
+                f" from {into.quoted('reader_votes')} where reader_id = any($1::uuid[])",
+                (voters,),
+            ),
+            Query(
+                "select reader_id::text, tool, added_at"
+                f" from {into.quoted('reader_bookmarks')} where reader_id = any($1::uuid[])",
+                (bookmarkers,),
+            ),
+        ]
+
+    def loaded(self, rows: Sequence[Sequence[Sequence[Any]]]) -> CommunityState:
+        votes, bookmarks = rows
+        state = CommunityState()
+        state.votes = {(r[0], r[1], r[2]): (r[3], r[4]) for r in votes}
+        state.bookmarks = {(r[0], r[1]): r[2] for r in bookmarks}
         return state
 
     def apply(self, state: CommunityState, rec: Recorded) -> None:
@@ -113,56 +136,44 @@ class CommunityProjection:
                 state.deltas[("bookmarks", ev.tool, day)] -= 1
                 state.dirty_bookmarks.add(bkey)
 
-    async def flush(self, conn: Connection, into: TableSet, state: CommunityState) -> None:
-        upserts = [(*k, *state.votes[k]) for k in state.dirty_votes if k in state.votes]
-        deletes = [k for k in state.dirty_votes if k not in state.votes]
-        if upserts:
-            key = ["reader_id", "comparison", "tool"]
-            upsert = upsert_sql(into.quoted("reader_votes"), _VOTE_COLUMNS, key)
-            await conn.executemany(upsert, upserts)
-        if deletes:
-            await conn.executemany(
-                f"delete from {into.quoted('reader_votes')}"
-                " where reader_id = $1 and comparison = $2 and tool = $3",
-                deletes,
-            )
+    def writes(self, into: TableSet, state: CommunityState) -> list[Query]:
+        votes = [(*k, *state.votes[k]) for k in state.dirty_votes if k in state.votes]
+        unvoted = [k for k in state.dirty_votes if k not in state.votes]
         added = [(*k, state.bookmarks[k]) for k in state.dirty_bookmarks if k in state.bookmarks]
         removed = [k for k in state.dirty_bookmarks if k not in state.bookmarks]
+        deltas = [(m, s, d, n) for (m, s, d), n in state.deltas.items() if n]
+        out = []
+        if votes:
+            out.append(upsert(into.quoted("reader_votes"), _VOTE_COLUMNS, _VOTE_KEY_NAMES, votes))
+        if unvoted:
+            out.append(delete(into.quoted("reader_votes"), _VOTE_COLUMNS[:3], unvoted))
         if added:
-            await conn.executemany(
-                f"insert into {into.quoted('reader_bookmarks')} (reader_id, tool, added_at)"
-                " values ($1, $2, $3)"
-                # Removed and added back within one batch: the row is still there, and
-                # its place in the reader's order is the new one (as replay has it).
-                " on conflict (reader_id, tool) do update set added_at = excluded.added_at",
-                added,
+            # Removed and added back within one batch: the row is still there, and its
+            # place in the reader's order is the new one (as replay has it).
+            out.append(
+                upsert(
+                    into.quoted("reader_bookmarks"), _BOOKMARK_COLUMNS, _BOOKMARK_KEY_NAMES, added
+                )
             )
         if removed:
-            await conn.executemany(
-                f"delete from {into.quoted('reader_bookmarks')} where reader_id = $1 and tool = $2",
-                removed,
-            )
-        deltas = [(m, s, d, n) for (m, s, d), n in state.deltas.items() if n]
+            out.append(delete(into.quoted("reader_bookmarks"), _BOOKMARK_COLUMNS[:2], removed))
         if deltas:
-            await conn.execute(
-                f"insert into {into.quoted('counter_deltas')} (metric, subject, day, delta)"
-                " select * from unnest($1::text[], $2::text[], $3::date[], $4::int[])",
-                *map(list, zip(*deltas, strict=True)),
-            )
+            out.append(insert(into.quoted("counter_deltas"), _DELTA_COLUMNS, deltas))
         state.dirty_votes.clear()
         state.dirty_bookmarks.clear()
         state.deltas.clear()
+        return out
 
     async def dump(self, conn: Connection, into: TableSet, state: CommunityState) -> None:
         await conn.copy_records_to_table(
             into.bare("reader_votes"),
             records=((k[0], k[1], k[2], v[0], v[1]) for k, v in state.votes.items()),
-            columns=_VOTE_COLUMNS,
+            columns=[c.name for c in _VOTE_COLUMNS],
         )
         await conn.copy_records_to_table(
             into.bare("reader_bookmarks"),
             records=((k[0], k[1], at) for k, at in state.bookmarks.items()),
-            columns=["reader_id", "tool", "added_at"],
+            columns=[c.name for c in _BOOKMARK_COLUMNS],
         )
         await conn.copy_records_to_table(
             into.bare("counters"),

@@ -10,21 +10,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ..events import DigestBounced, DigestDelivered
+from ..sql import Column, Query, upsert
 from ..store import Connection, Recorded
 from ..streams import SUBSCRIBER
-from .base import TableSet, upsert_sql
+from .base import Pending, TableSet
 
-_COLS = (
-    "week",
-    "subscriber_id",
-    "status",
-    "deliveries",
-    "bounces",
-    "message_id",
-    "code",
-    "updated_at",
+_COLUMNS = (
+    Column("week", "text"),
+    Column("subscriber_id", "uuid"),
+    Column("status", "text"),
+    Column("deliveries", "int"),
+    Column("bounces", "int"),
+    Column("message_id", "text"),
+    Column("code", "int"),
+    Column("updated_at", "timestamptz"),
 )
 
 Key = tuple[str, str]  # week, subscriber id
@@ -70,23 +72,24 @@ class DeliveriesProjection:
     def empty(self) -> DeliveriesState:
         return DeliveriesState()
 
-    async def load(
-        self, conn: Connection, into: TableSet, events: Sequence[Recorded]
-    ) -> DeliveriesState:
+    def loads(self, into: TableSet, events: Sequence[Pending]) -> list[Query]:
         keys = sorted({_key(e) for e in events})
-        state = DeliveriesState()
         # The ``= any`` conditions keep the primary key usable in the generic plan
         # PostgreSQL caches while the table is still empty at the start of a send;
         # without them that plan scans the whole week's ledger for every delivery.
-        for r in await conn.fetch(
-            f"select week, subscriber_id::text, {', '.join(_COLS[2:])}"
-            f" from {into.quoted('digest_deliveries')}"
-            " where week = any($1::text[]) and subscriber_id = any($2::uuid[])"
-            " and (week, subscriber_id) in (select * from unnest($1::text[], $2::uuid[]))",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        ):
-            state.rows[(r[0], r[1])] = DeliveryRow(*r)
+        return [
+            Query(
+                f"select week, subscriber_id::text, {', '.join(c.name for c in _COLUMNS[2:])}"
+                f" from {into.quoted('digest_deliveries')}"
+                " where week = any($1::text[]) and subscriber_id = any($2::uuid[])"
+                " and (week, subscriber_id) in (select * from unnest($1::text[], $2::uuid[]))",
+                ([k[0] for k in keys], [k[1] for k in keys]),
+            )
+        ]
+
+    def loaded(self, rows: Sequence[Sequence[Sequence[Any]]]) -> DeliveriesState:
+        state = DeliveriesState()
+        state.rows = {(r[0], r[1]): DeliveryRow(*r) for r in rows[0]}
         return state
 
     def apply(self, state: DeliveriesState, rec: Recorded) -> None:
@@ -106,23 +109,24 @@ class DeliveriesProjection:
         row.updated_at = rec.recorded_at
         state.dirty.add(key)
 
-    async def flush(self, conn: Connection, into: TableSet, state: DeliveriesState) -> None:
+    def writes(self, into: TableSet, state: DeliveriesState) -> list[Query]:
         rows = [state.rows[k].values() for k in sorted(state.dirty)]
-        if rows:
-            key = ["week", "subscriber_id"]
-            await conn.executemany(upsert_sql(into.quoted("digest_deliveries"), _COLS, key), rows)
         state.dirty.clear()
+        if not rows:
+            return []
+        key = ["week", "subscriber_id"]
+        return [upsert(into.quoted("digest_deliveries"), _COLUMNS, key, rows)]
 
     async def dump(self, conn: Connection, into: TableSet, state: DeliveriesState) -> None:
         await conn.copy_records_to_table(
             into.bare("digest_deliveries"),
             records=[r.values() for r in state.rows.values()],
-            columns=_COLS,
+            columns=[c.name for c in _COLUMNS],
         )
         state.dirty.clear()
 
 
-def _key(rec: Recorded) -> Key:
+def _key(rec: Pending) -> Key:
     ev = rec.event
     assert isinstance(ev, DigestDelivered | DigestBounced)
     return ev.week, SUBSCRIBER.key(rec.stream_id)

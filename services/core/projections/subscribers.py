@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ..events import (
     DigestBounced,
@@ -15,18 +16,19 @@ from ..events import (
     SubscriptionRequested,
     Unsubscribed,
 )
+from ..sql import Column, Query, upsert
 from ..store import Connection, Recorded
 from ..streams import SUBSCRIBER
-from .base import TableSet, upsert_sql
+from .base import Pending, TableSet
 
 _COLUMNS = (
-    "subscriber_id",
-    "status",
-    "requested_at",
-    "confirmed_at",
-    "unsubscribed_at",
-    "unsubscribe_reason",
-    "bounces",
+    Column("subscriber_id", "uuid"),
+    Column("status", "text"),
+    Column("requested_at", "timestamptz"),
+    Column("confirmed_at", "timestamptz"),
+    Column("unsubscribed_at", "timestamptz"),
+    Column("unsubscribe_reason", "text"),
+    Column("bounces", "int"),
 )
 
 
@@ -96,17 +98,19 @@ class SubscribersProjection:
     def empty(self) -> SubscribersState:
         return SubscribersState()
 
-    async def load(
-        self, conn: Connection, into: TableSet, events: Sequence[Recorded]
-    ) -> SubscribersState:
+    def loads(self, into: TableSet, events: Sequence[Pending]) -> list[Query]:
         ids = sorted({SUBSCRIBER.key(e.stream_id) for e in events})
+        return [
+            Query(
+                f"select subscriber_id::text, {', '.join(c.name for c in _COLUMNS[1:])}"
+                f" from {into.quoted('subscribers')} where subscriber_id = any($1::uuid[])",
+                (ids,),
+            )
+        ]
+
+    def loaded(self, rows: Sequence[Sequence[Sequence[Any]]]) -> SubscribersState:
         state = SubscribersState()
-        for r in await conn.fetch(
-            f"select subscriber_id::text, {', '.join(_COLUMNS[1:])}"
-            f" from {into.quoted('subscribers')} where subscriber_id = any($1::uuid[])",
-            ids,
-        ):
-            state.rows[r[0]] = SubscriberRow(*r)
+        state.rows = {r[0]: SubscriberRow(*r) for r in rows[0]}
         return state
 
     def apply(self, state: SubscribersState, rec: Recorded) -> None:
@@ -125,18 +129,18 @@ class SubscribersProjection:
             return
         state.dirty.add(sid)
 
-    async def flush(self, conn: Connection, into: TableSet, state: SubscribersState) -> None:
+    def writes(self, into: TableSet, state: SubscribersState) -> list[Query]:
         rows = [state.rows[s].values() for s in sorted(state.dirty)]
-        if rows:
-            upsert = upsert_sql(into.quoted("subscribers"), _COLUMNS, ["subscriber_id"])
-            await conn.executemany(upsert, rows)
         state.dirty.clear()
+        if not rows:
+            return []
+        return [upsert(into.quoted("subscribers"), _COLUMNS, ["subscriber_id"], rows)]
 
     async def dump(self, conn: Connection, into: TableSet, state: SubscribersState) -> None:
         await conn.copy_records_to_table(
             into.bare("subscribers"),
             records=[r.values() for r in state.rows.values()],
-            columns=_COLUMNS,
+            columns=[c.name for c in _COLUMNS],
         )
         state.dirty.clear()
 

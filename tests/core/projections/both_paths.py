@@ -98,7 +98,7 @@ async def inline(
 ) -> None:
     for batch in batched:
         async with conn.transaction():
-            await project(conn, projection, into, batch)
+            await project(conn, [projection], into, batch)
 
 
 async def replayed(

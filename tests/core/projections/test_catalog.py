@@ -142,7 +142,7 @@ async def test_inline_equals_replay(
 async def step(conn: Connection, log: Log, event: Event) -> Recorded:
     rec = log.add(stream_of(event), event)
     async with conn.transaction():
-        await project(conn, CATALOG, LIVE_TABLES, [rec])
+        await project(conn, [CATALOG], LIVE_TABLES, [rec])
     return rec
 
 

@@ -135,7 +135,7 @@ async def step(conn: Connection, *records: Recorded) -> list[tuple[str, str, str
     """Project ``records`` as one append; the delta rows it inserted."""
     last = await conn.fetchval("select coalesce(max(id), 0) from counter_deltas")
     async with conn.transaction():
-        await project(conn, COMMUNITY, LIVE_TABLES, records)
+        await project(conn, [COMMUNITY], LIVE_TABLES, records)
     found = await conn.fetch(
         "select metric, subject, day::text, delta from counter_deltas where id > $1"
         " order by metric, subject, day",

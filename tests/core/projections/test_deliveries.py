@@ -72,7 +72,7 @@ Row = tuple[object, ...]
 async def after(conn: Connection, rec: Recorded, week: str = "2026-W47") -> Row | None:
     """Project ``rec`` as one append; the row of (``week``, its subscriber) then."""
     async with conn.transaction():
-        await project(conn, DELIVERIES, LIVE_TABLES, [rec])
+        await project(conn, [DELIVERIES], LIVE_TABLES, [rec])
     row = await conn.fetchrow(
         "select status, deliveries, bounces, message_id, code, updated_at"
         " from digest_deliveries where week = $1 and subscriber_id = $2::uuid",

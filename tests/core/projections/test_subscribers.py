@@ -88,7 +88,7 @@ Row = tuple[object, ...]
 async def after(conn: Connection, rec: Recorded) -> Row | None:
     """Project ``rec`` as one append; the subscriber's row then (without its id)."""
     async with conn.transaction():
-        await project(conn, SUBSCRIBERS, LIVE_TABLES, [rec])
+        await project(conn, [SUBSCRIBERS], LIVE_TABLES, [rec])
     row = await conn.fetchrow(
         "select status, requested_at, confirmed_at, unsubscribed_at, unsubscribe_reason,"
         " bounces from subscribers where subscriber_id = $1::uuid",
