@@ -5,8 +5,9 @@
 2. **Catch up**: apply what was appended meanwhile to the copies, in pages, through
    the same load/apply/flush path the inline projections use.
 3. **Swap**: in one transaction, close the write gate (in-flight writers finish, new
-   ones wait before taking any table lock; reads go on), apply the last few events,
-   and rename the copies over the live tables. Writers pause only for that last step
+   ones wait before taking any table lock), lock the live tables (in-flight one-statement
+   group appends finish, new ones wait), apply the last few events, and rename the
+   copies over the live tables. Writers and readers pause only for that last step
    (milliseconds), never for the rebuild.
 """
 
@@ -202,7 +203,13 @@ async def _swap(
     async with conn.transaction():
         await close_write_gate(conn)
         await conn.execute("set local lock_timeout = '500ms'")
-        # No writer is in flight now, so every row is settled: read without the xmin bound.
+        # The group commit's one-statement appends take no gate: the live tables'
+        # locks, taken before the last read, wait for those in flight and hold back new
+        # ones (a statement takes all its locks before it inserts an event).
+        live = ", ".join(LIVE_TABLES.quoted(t) for t in tables)
+        await conn.execute(f"lock table {live} in access exclusive mode")
+        # No writer of these tables is in flight now, so every event they need is
+        # settled: read without the xmin bound.
         while batch := await store.read_after(conn, cursor, limit=page, settled_only=False):
             await project(conn, projections, REBUILD_TABLES, batch)
             applied += len(batch)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 
 class Query(NamedTuple):
@@ -22,11 +23,59 @@ class Column(NamedTuple):
     type: str
 
 
-def _unnest(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> Query:
-    arrays = ", ".join(f"${n}::{c.type}[]" for n, c in enumerate(columns, 1))
-    names = ", ".join(c.name for c in columns)
-    args = tuple(list(values) for values in zip(*rows, strict=True))
-    return Query(f"unnest({arrays}) as r({names})", args)
+WriteKind = Literal["insert", "upsert", "delete"]
+
+REQUEST = Column("request", "int")
+"""The column a write's rows carry when they belong to one request of a group."""
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Rows for one table: inserted, upserted on ``key`` (every other column but
+    ``keep`` updated), or deleted where ``key`` matches. A value, so that the writes of
+    many requests merge into one statement."""
+
+    kind: WriteKind
+    table: str
+    columns: tuple[Column, ...]
+    rows: list[tuple[object, ...]]
+    key: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+
+    @property
+    def shape(self) -> tuple[object, ...]:
+        """What two writes must share to merge into one."""
+        return (self.kind, self.table, self.columns, self.key, self.keep)
+
+    def for_request(self, request: int) -> Write:
+        """These rows, tagged as belonging to ``request``."""
+        return Write(
+            self.kind,
+            self.table,
+            (REQUEST, *self.columns),
+            [(request, *row) for row in self.rows],
+            self.key,
+            self.keep,
+        )
+
+    def query(self, where: str = "true") -> Query:
+        """The statement; ``where`` (SQL over ``r.<column>``) filters the rows."""
+        arrays = ", ".join(f"${n}::{c.type}[]" for n, c in enumerate(self.columns, 1))
+        source = f"unnest({arrays}) as r({', '.join(c.name for c in self.columns)})"
+        args = tuple(list(values) for values in zip(*self.rows, strict=True))
+        stored = [c.name for c in self.columns if c != REQUEST]
+        names = ", ".join(stored)
+        if self.kind == "delete":
+            match = " and ".join(f"t.{c} = r.{c}" for c in stored)
+            return Query(
+                f"delete from {self.table} t using {source} where {match} and {where}", args
+            )
+        sql = f"insert into {self.table} ({names}) select {names} from {source} where {where}"
+        if self.kind == "upsert":
+            skip = {*self.key, *self.keep}
+            updates = ", ".join(f"{c} = excluded.{c}" for c in stored if c not in skip)
+            sql += f" on conflict ({', '.join(self.key)}) do update set {updates}"
+        return Query(sql, args)
 
 
 def upsert(
@@ -36,31 +85,31 @@ def upsert(
     rows: Sequence[Sequence[object]],
     *,
     keep: Sequence[str] = (),
-) -> Query:
+) -> Write:
     """``rows`` inserted, or updated where ``key`` exists (but for the ``keep`` columns)."""
-    source = _unnest(columns, rows)
-    names = ", ".join(c.name for c in columns)
-    skip = {*key, *keep}
-    updates = ", ".join(f"{c.name} = excluded.{c.name}" for c in columns if c.name not in skip)
-    return Query(
-        f"insert into {table} ({names}) select {names} from {source.sql}"
-        f" on conflict ({', '.join(key)}) do update set {updates}",
-        source.args,
-    )
+    return Write("upsert", table, tuple(columns), [tuple(r) for r in rows], tuple(key), tuple(keep))
 
 
-def insert(table: str, columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> Query:
+def insert(table: str, columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> Write:
     """``rows`` inserted."""
-    source = _unnest(columns, rows)
-    names = ", ".join(c.name for c in columns)
-    return Query(f"insert into {table} ({names}) select {names} from {source.sql}", source.args)
+    return Write("insert", table, tuple(columns), [tuple(r) for r in rows])
 
 
-def delete(table: str, key: Sequence[Column], rows: Sequence[Sequence[object]]) -> Query:
+def delete(table: str, key: Sequence[Column], rows: Sequence[Sequence[object]]) -> Write:
     """The rows whose ``key`` is one of ``rows``, deleted."""
-    source = _unnest(key, rows)
-    match = " and ".join(f"t.{c.name} = r.{c.name}" for c in key)
-    return Query(f"delete from {table} t using {source.sql} where {match}", source.args)
+    return Write("delete", table, tuple(key), [tuple(r) for r in rows])
+
+
+def merged(writes: Iterable[Write]) -> list[Write]:
+    """Writes of the same shape as one, rows in order: fewer statements to run."""
+    by_shape: dict[tuple[object, ...], Write] = {}
+    for w in writes:
+        found = by_shape.get(w.shape)
+        if found is None:
+            by_shape[w.shape] = Write(w.kind, w.table, w.columns, list(w.rows), w.key, w.keep)
+        else:
+            found.rows.extend(w.rows)
+    return list(by_shape.values())
 
 
 _PARAM = re.compile(r"\$(\d+)")
@@ -87,11 +136,12 @@ def rows_of(columns: Iterable[Any]) -> list[Sequence[Sequence[Any]]]:
     return [c or [] for c in columns]
 
 
-def chained(writes: Sequence[Query]) -> Query:
-    """The data-modifying ``writes`` as one statement (each runs once, to completion)."""
-    parts: list[str] = []
-    args: list[object] = []
+def chained(writes: Sequence[Query], *, head: Query | None = None, tail: str = "select 1") -> Query:
+    """The data-modifying ``writes`` as one statement (each runs once, to completion),
+    after the ``with`` items of ``head`` (if any) and before ``tail``."""
+    parts: list[str] = [] if head is None else [head.sql]
+    args: list[object] = [] if head is None else list(head.args)
     for n, q in enumerate(writes):
         parts.append(f"w{n} as ({_shifted(q, len(args))})")
         args.extend(q.args)
-    return Query(f"with {', '.join(parts)} select 1", tuple(args))
+    return Query(f"with {', '.join(parts)} {tail}", tuple(args))

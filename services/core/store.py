@@ -25,7 +25,7 @@ import msgspec
 
 from .errors import IdempotencyKeyReusedError, StreamVersionConflictError
 from .events import CODEC, Event, EventCodec, type_name
-from .sql import Query, combined, rows_of
+from .sql import Query, Write, chained, combined, rows_of
 
 if TYPE_CHECKING:
     Connection: TypeAlias = (
@@ -334,8 +334,50 @@ class EventStore:
         inserted, *read_rows = rows_of(found)
         return self._settle(requests, inserted), read_rows
 
+    async def append_and_write(
+        self,
+        conn: Connection,
+        requests: Sequence[AppendRequest],
+        *,
+        recorded_at: datetime,
+        writes: Sequence[Write],
+    ) -> list[AppendResult | None]:
+        """Append one-event requests to distinct streams, and store ``writes`` (their
+        rows tagged with the index of the request they belong to) for the requests
+        appended, in ONE statement: atomic without a transaction block, committed
+        when it returns. Returns what each request wrote (``None``: a conflict)."""
+        if any(len(r.events) != 1 for r in requests):
+            raise ValueError("append_and_write takes one event per request")
+        if len({r.stream_id for r in requests}) != len(requests):
+            raise ValueError("append_and_write takes requests to distinct streams")
+        events = Query(
+            "ins as (insert into events (stream_id, stream_version, type, schema_version,"
+            " data, metadata, recorded_at)"
+            " select s, v, t, sv, d::jsonb, m::jsonb, $7 from unnest($1::text[], $2::int[],"
+            " $3::text[], $4::smallint[], $5::text[], $6::text[]) as e(s, v, t, sv, d, m)"
+            " on conflict (stream_id, stream_version) do nothing"
+            f" returning {_COLUMNS}),"
+            " ok as (select r.request from unnest($1::text[], $2::int[], $8::int[])"
+            " as r(s, v, request) join ins on ins.stream_id = r.s and ins.stream_version = r.v)",
+            (
+                [r.stream_id for r in requests],
+                [r.expected_version + 1 for r in requests],
+                [type_name(r.events[0]) for r in requests],
+                [type(r.events[0]).version for r in requests],
+                [self.codec.encode(r.events[0]) for r in requests],
+                [_metadata_encoder.encode(r.metadata or Metadata()).decode() for r in requests],
+                recorded_at,
+                list(range(len(requests))),
+            ),
+        )
+        appended = "r.request in (select request from ok)"
+        statement = chained(
+            [w.query(appended) for w in writes], head=events, tail="select * from ins"
+        )
+        return self._settle(requests, await conn.fetch(statement.sql, *statement.args))
+
     def _settle(
-        self, requests: Sequence[AppendRequest], inserted: Sequence[Sequence[Any]]
+        self, requests: Sequence[AppendRequest], inserted: Sequence[Any]
     ) -> list[AppendResult | None]:
         written = {(row[2], row[3]): self._decode(row) for row in inserted}
         results: list[AppendResult | None] = []

@@ -4,7 +4,8 @@ the inline projections in one transaction, retried when another writer got there
 The write gate is an advisory lock that every writing transaction takes *shared* as
 its first statement. ``replay`` takes it exclusively to swap rebuilt tables in, so
 in-flight writers finish and new ones wait there, before they hold any table lock
-that could deadlock the swap. Reads never take it.
+that could deadlock the swap. Reads never take it, and neither do the group commit's
+one-statement appends (``group_commit.py``): the swap's table locks cover those.
 """
 
 from __future__ import annotations

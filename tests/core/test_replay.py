@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from services.core import reader_actions, tallies
 from services.core.catalog_import import DEMO_CATALOG, import_catalog, load_catalog
 from services.core.db import connect
+from services.core.events import Verdict
 from services.core.replay import UnknownProjectionError, replay
 from services.core.store import Pool
 
@@ -125,6 +126,69 @@ async def test_replay_while_votes_keep_arriving(catalog: Pool, dsn: str) -> None
         assert await tallies.verify(c) == []
         total = await c.fetchval("select count(*) from reader_votes")
     assert total == await catalog.fetchval("select count(*) from events where type = 'VoteCast'")
+
+
+async def test_swaps_lose_nothing_while_group_commits_keep_writing(catalog: Pool, dsn: str) -> None:
+    """Sixteen voters changing their votes through the group commit's one-statement
+    appends (which take no write gate) while replay rebuilds and swaps three times:
+    every tally, every day of history and every standing vote is what the log says."""
+    voters = [str(uuid.uuid4()) for _ in range(16)]
+    stop = asyncio.Event()
+
+    async def keep_changing(reader: str, n: int) -> None:
+        verdicts: tuple[Verdict, Verdict] = ("ship", "skip")
+        while not stop.is_set():
+            await reader_actions.cast_vote(catalog, reader, CMP, TOOLS[n % 2], verdicts[n % 2])
+            await reader_actions.set_bookmark(catalog, reader, TOOLS[n % 2], n % 3 == 0)
+            n += 1
+
+    writers = [asyncio.create_task(keep_changing(r, i)) for i, r in enumerate(voters)]
+    conn = await connect(dsn)
+    try:
+        for _ in range(3):
+            await replay(conn, ["community"], page=20)
+    finally:
+        await conn.close()
+        stop.set()
+        await asyncio.gather(*writers)
+    async with catalog.acquire() as c:
+        assert await tallies.verify(c) == []
+        standing = await c.fetch(
+            "select reader_id::text, comparison, tool, verdict from reader_votes order by 1, 2, 3"
+        )
+        from_log = await c.fetch(
+            "select distinct on (stream_id, data ->> 'comparison', data ->> 'tool')"
+            " substr(stream_id, 8), data ->> 'comparison', data ->> 'tool', data ->> 'verdict'"
+            " from events where type = 'VoteCast'"
+            " order by stream_id, data ->> 'comparison', data ->> 'tool', position desc"
+        )
+    assert [tuple(r) for r in standing] == sorted(tuple(r) for r in from_log)
+
+
+async def test_a_group_append_waits_for_the_swaps_table_locks(catalog: Pool) -> None:
+    """What the swap relies on: a one-statement group append takes all its table locks
+    before it inserts its event, so while the swap holds the live tables, no event of
+    theirs can be appended."""
+    before = await catalog.fetchval("select count(*) from events")
+    async with catalog.acquire() as swap, swap.transaction():
+        await swap.execute("lock table reader_votes, counter_deltas in access exclusive mode")
+        voting = asyncio.create_task(
+            reader_actions.cast_vote(catalog, str(uuid.uuid4()), CMP, TOOLS[0], "ship")
+        )
+        # Wait until the vote is queued behind the lock: then it has not appended.
+        async with asyncio.timeout(30):
+            while True:
+                if await catalog.fetchval(
+                    "select exists(select 1 from pg_locks where not granted"
+                    " and relation = any(array['reader_votes', 'counter_deltas']::regclass[]))"
+                ):
+                    break
+                await asyncio.sleep(0.01)
+        assert not voting.done()
+        assert await catalog.fetchval("select count(*) from events") == before
+    outcome = await voting
+    assert outcome.tally.ship >= 1
+    assert await catalog.fetchval("select count(*) from events") == before + 1
 
 
 async def test_replay_twice_and_unknown_name(catalog: Pool, dsn: str) -> None:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from ..events import Event
-from ..sql import Query, chained, combined, rows_of
+from ..sql import Query, Write, chained, combined, merged, rows_of
 from ..store import Connection, Recorded
 
 S = TypeVar("S")
@@ -64,6 +65,14 @@ class Pending(Protocol):
     def event(self) -> Event: ...
 
 
+class Happened(Pending, Protocol):
+    """An event with when it was recorded: what ``apply`` folds (a ``Recorded``, or an
+    append stamped before it is written)."""
+
+    @property
+    def recorded_at(self) -> datetime: ...
+
+
 class Projection(Protocol[S]):
     """A read model that can be maintained inline and rebuilt from the log."""
 
@@ -81,10 +90,10 @@ class Projection(Protocol[S]):
         """The state the rows of ``loads`` (one list per query, in order) hold."""
         ...
 
-    def apply(self, state: S, rec: Recorded) -> None: ...
+    def apply(self, state: S, rec: Happened) -> None: ...
 
-    def writes(self, into: TableSet, state: S) -> list[Query]:
-        """Statements that store what ``apply`` changed in ``state``."""
+    def writes(self, into: TableSet, state: S) -> list[Write]:
+        """What ``apply`` changed in ``state``, to store (and then forget)."""
         ...
 
     async def dump(self, conn: Connection, into: TableSet, state: S) -> None: ...
@@ -107,26 +116,41 @@ def load_queries(
     return out
 
 
-async def fold_and_write(
-    conn: Connection,
+def fold(
     loads: Sequence[tuple[Projection[Any], list[Query]]],
     rows: Sequence[Sequence[Sequence[Any]]],
     into: TableSet,
-    events: Sequence[Recorded],
-) -> None:
+    events: Sequence[Happened],
+) -> list[Write]:
     """Fold ``events`` into the states ``rows`` (the results of ``loads``, in order)
-    hold, and store what changed, all projections in one statement."""
-    writes: list[Query] = []
+    hold; what changed, to write."""
+    return fold_each(loads, rows, into, [events], tagged=False)
+
+
+def fold_each(
+    loads: Sequence[tuple[Projection[Any], list[Query]]],
+    rows: Sequence[Sequence[Sequence[Any]]],
+    into: TableSet,
+    requests: Sequence[Sequence[Happened]],
+    *,
+    tagged: bool = True,
+) -> list[Write]:
+    """``fold`` request by request, each request's writes tagged with its index, so
+    that a statement can store the writes of only the requests it appended. The
+    requests' streams must be distinct: every projection row belongs to one stream
+    (the counters excepted, which take additive deltas)."""
+    states = []
     at = 0
     for p, queries in loads:
-        state = p.loaded(rows[at : at + len(queries)])
+        states.append((p, p.loaded(rows[at : at + len(queries)])))
         at += len(queries)
-        for rec in relevant(p, events):
-            p.apply(state, rec)
-        writes.extend(p.writes(into, state))
-    if writes:
-        statement = chained(writes)
-        await conn.execute(statement.sql, *statement.args)
+    writes: list[Write] = []
+    for n, events in enumerate(requests):
+        for p, state in states:
+            for event in relevant(p, events):
+                p.apply(state, event)
+            writes.extend(w.for_request(n) if tagged else w for w in p.writes(into, state))
+    return merged(writes)
 
 
 async def project(
@@ -143,4 +167,7 @@ async def project(
     selects = [q for _, queries in loads for q in queries]
     statement = combined(None, selects)
     found = await conn.fetchrow(statement.sql, *statement.args)
-    await fold_and_write(conn, loads, rows_of(found or ()), into, events)
+    writes = fold(loads, rows_of(found or ()), into, events)
+    if writes:
+        statement = chained([w.query() for w in writes])
+        await conn.execute(statement.sql, *statement.args)

@@ -24,10 +24,10 @@ from ..events import (
     Tool,
     ToolListed,
 )
-from ..sql import Column, Query, upsert
-from ..store import Connection, Recorded
+from ..sql import Column, Query, Write, upsert
+from ..store import Connection
 from ..streams import COMPARISON, TOOL
-from .base import Pending, TableSet
+from .base import Happened, Pending, TableSet
 
 TOOL_COLUMNS = ", ".join(TOOL_FIELDS)
 """The ``tools`` columns that hold a ``Tool``, in its field order."""
@@ -158,7 +158,7 @@ class CatalogProjection:
         }
         return state
 
-    def apply(self, state: CatalogState, rec: Recorded) -> None:
+    def apply(self, state: CatalogState, rec: Happened) -> None:
         ev = rec.event
         if isinstance(ev, ToolListed):  # ToolRevised subclasses it
             old = state.tools.get(ev.slug)
@@ -182,7 +182,7 @@ class CatalogProjection:
             state.comparisons[ev.slug].withdrawn_at = rec.recorded_at
             state.dirty_comparisons.add(ev.slug)
 
-    def writes(self, into: TableSet, state: CatalogState) -> list[Query]:
+    def writes(self, into: TableSet, state: CatalogState) -> list[Write]:
         tools = [state.tools[s].values() for s in sorted(state.dirty_tools)]
         cmps = [state.comparisons[s].values() for s in sorted(state.dirty_comparisons)]
         state.dirty_tools.clear()

@@ -14,10 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 from ..events import BookmarkAdded, BookmarkRemoved, VoteCast, VoteWithdrawn
-from ..sql import Column, Query, delete, insert, upsert
-from ..store import Connection, Recorded
+from ..sql import Column, Query, Write, delete, insert, upsert
+from ..store import Connection
 from ..streams import READER
-from .base import Pending, TableSet
+from .base import Happened, Pending, TableSet
 
 VoteKey = tuple[str, str, str]  # reader id, comparison, tool
 BookmarkKey = tuple[str, str]  # reader id, tool
@@ -103,7 +103,7 @@ class CommunityProjection:
         state.bookmarks = {(r[0], r[1]): r[2] for r in bookmarks}
         return state
 
-    def apply(self, state: CommunityState, rec: Recorded) -> None:
+    def apply(self, state: CommunityState, rec: Happened) -> None:
         # Replay calls this once per event of the log: exact type checks and no
         # helper calls on the path of a vote (the events are final classes).
         ev = rec.event
@@ -136,7 +136,7 @@ class CommunityProjection:
                 state.deltas[("bookmarks", ev.tool, day)] -= 1
                 state.dirty_bookmarks.add(bkey)
 
-    def writes(self, into: TableSet, state: CommunityState) -> list[Query]:
+    def writes(self, into: TableSet, state: CommunityState) -> list[Write]:
         votes = [(*k, *state.votes[k]) for k in state.dirty_votes if k in state.votes]
         unvoted = [k for k in state.dirty_votes if k not in state.votes]
         added = [(*k, state.bookmarks[k]) for k in state.dirty_bookmarks if k in state.bookmarks]

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from ..events import DigestBounced, DigestDelivered
-from ..sql import Column, Query, upsert
-from ..store import Connection, Recorded
+from ..sql import Column, Query, Write, upsert
+from ..store import Connection
 from ..streams import SUBSCRIBER
-from .base import Pending, TableSet
+from .base import Happened, Pending, TableSet
 
 _COLUMNS = (
     Column("week", "text"),
@@ -92,7 +92,7 @@ class DeliveriesProjection:
         state.rows = {(r[0], r[1]): DeliveryRow(*r) for r in rows[0]}
         return state
 
-    def apply(self, state: DeliveriesState, rec: Recorded) -> None:
+    def apply(self, state: DeliveriesState, rec: Happened) -> None:
         ev = rec.event
         if not isinstance(ev, DigestDelivered | DigestBounced):
             return
@@ -109,7 +109,7 @@ class DeliveriesProjection:
         row.updated_at = rec.recorded_at
         state.dirty.add(key)
 
-    def writes(self, into: TableSet, state: DeliveriesState) -> list[Query]:
+    def writes(self, into: TableSet, state: DeliveriesState) -> list[Write]:
         rows = [state.rows[k].values() for k in sorted(state.dirty)]
         state.dirty.clear()
         if not rows:

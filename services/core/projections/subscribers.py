@@ -16,10 +16,10 @@ from ..events import (
     SubscriptionRequested,
     Unsubscribed,
 )
-from ..sql import Column, Query, upsert
-from ..store import Connection, Recorded
+from ..sql import Column, Query, Write, upsert
+from ..store import Connection
 from ..streams import SUBSCRIBER
-from .base import Pending, TableSet
+from .base import Happened, Pending, TableSet
 
 _COLUMNS = (
     Column("subscriber_id", "uuid"),
@@ -113,7 +113,7 @@ class SubscribersProjection:
         state.rows = {r[0]: SubscriberRow(*r) for r in rows[0]}
         return state
 
-    def apply(self, state: SubscribersState, rec: Recorded) -> None:
+    def apply(self, state: SubscribersState, rec: Happened) -> None:
         sid = SUBSCRIBER.key(rec.stream_id)
         row = state.rows.get(sid)
         if isinstance(rec.event, SubscriptionRequested):
@@ -129,7 +129,7 @@ class SubscribersProjection:
             return
         state.dirty.add(sid)
 
-    def writes(self, into: TableSet, state: SubscribersState) -> list[Query]:
+    def writes(self, into: TableSet, state: SubscribersState) -> list[Write]:
         rows = [state.rows[s].values() for s in sorted(state.dirty)]
         state.dirty.clear()
         if not rows:
