@@ -35,6 +35,7 @@ from services.core.events import (
     VoteWithdrawn,
     type_name,
 )
+from services.core.ids import time_ordered_uuid
 from services.core.store import Connection
 
 from .catalog import bench_catalog, vote_targets
@@ -80,10 +81,9 @@ class LogGenerator:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
-        self._readers = [
-            Reader(f"reader-{uuid.UUID(int=self._rng.getrandbits(128), version=4)}")
-            for _ in range(self.readers)
-        ]
+        # A reader's id is made on its first visit, right before its first event, and
+        # time-ordered as the site makes them (services/core/ids.py).
+        self._readers = [Reader("") for _ in range(self.readers)]
         targets = vote_targets()
         tools = [t.slug for t in bench_catalog().tools]
         self._targets = len(targets)
@@ -101,7 +101,7 @@ class LogGenerator:
 
     def reader_versions(self) -> dict[str, int]:
         """Each reader stream's current version (what an appender must expect)."""
-        return {r.stream: r.version for r in self._readers}
+        return {r.stream: r.version for r in self._readers if r.version}
 
     def rows(self, count: int) -> Iterator[Row]:
         """The next ``count`` events as COPY rows, in time order."""
@@ -116,6 +116,8 @@ class LogGenerator:
             # A few readers are far more active than the rest, as on any site.
             index = int(self.readers * rng.random() ** 2)
             reader = self._readers[index]
+            if not reader.version:
+                reader.stream = f"reader-{self._new_id(at)}"
             reader.version += 1
             if roll < 0.80:
                 kind, version, data = self._vote(reader, roll)
@@ -128,6 +130,10 @@ class LogGenerator:
                     reader.bookmarks.add(tool)
                     kind, version, data = self._add[tool]
             yield reader.stream, reader.version, kind, version, data, at
+
+    def _new_id(self, at: datetime) -> uuid.UUID:
+        ms = int(at.timestamp() * 1000)
+        return time_ordered_uuid(ms, entropy=self._rng.getrandbits(80))
 
     def _vote(self, reader: Reader, roll: float) -> tuple[str, int, str]:
         target = self._rng.randrange(self._targets)
@@ -153,7 +159,7 @@ class LogGenerator:
             sub.status = "unsubscribed"
             kind, version, data = self._unsubscribed
         else:
-            sub = Subscriber(f"subscriber-{uuid.UUID(int=rng.getrandbits(128), version=4)}")
+            sub = Subscriber(f"subscriber-{self._new_id(at)}")
             self._pending.append(len(self._subscribers))
             self._subscribers.append(sub)
             kind, version, data = self._requested

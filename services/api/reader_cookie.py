@@ -30,6 +30,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.config import keys_oldest_first
+from services.core.ids import time_ordered_uuid
 
 from .security import NO_READER, RateLimiter
 
@@ -83,7 +84,7 @@ class ReaderMiddleware(ASGIMiddleware):
         reader_id = self.cookies.read(connection.cookies.get(COOKIE_NAME))
         cookie = None
         if reader_id is None:
-            reader_id = str(uuid.uuid4())
+            reader_id = str(time_ordered_uuid())
             if await self.limiter.may_mint_reader(scope):
                 cookie = self.cookies.cookie(reader_id).to_header(header="")
         connection.state[_STATE_KEY] = reader_id

@@ -26,6 +26,7 @@ from .events import (
     Unsubscribed,
     UnsubscribeReason,
 )
+from .ids import time_ordered_uuid
 from .store import AppendResult, Connection, IdempotentRequest, Metadata, Pool
 from .streams import SUBSCRIBER
 from .writes import append_and_project, append_at_current_version, run_write
@@ -97,7 +98,7 @@ async def subscriber_id_for(conn: Connection, address: str) -> str:
     sid: str | None = await conn.fetchval(
         "insert into subscriber_emails (subscriber_id, email) values ($1, $2)"
         " on conflict (email) do nothing returning subscriber_id::text",
-        str(uuid.uuid4()),
+        str(time_ordered_uuid()),
         address,
     )
     if sid is None:
